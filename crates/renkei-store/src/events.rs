@@ -1,0 +1,278 @@
+//! Events as the host app posted them, and the record of their routing.
+//!
+//! An event is stored once per `(tenant, id)`: the id is the host app's idempotency key, so a
+//! second post of the same id is reported as a duplicate and stores nothing. Routing (which
+//! connections an event causes writes to) is recorded on the event row by the routing job, in
+//! the same transaction that completes that job.
+
+use renkei_core::{EventId, MemberId, Millis, TenantId};
+use serde_json::Value;
+
+use crate::{DbRow, Store, StoreError, Tx, decode_err, on_pool, on_tx};
+
+/// An event ready to store: validated and in canonical form.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub id: &'a EventId,
+    pub event_type: &'a str,
+    pub occurred_at: Millis,
+    pub member: Option<&'a MemberId>,
+    /// The canonical JSON of the event's data.
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutingStatus {
+    /// Not routed yet: its routing job is queued or running.
+    Pending,
+    Routed,
+}
+
+impl RoutingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingStatus::Pending => "pending",
+            RoutingStatus::Routed => "routed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub tenant: TenantId,
+    pub id: EventId,
+    pub event_type: String,
+    pub occurred_at: Millis,
+    pub member: Option<MemberId>,
+    pub data: Value,
+    pub received_at: Millis,
+    pub routing_status: RoutingStatus,
+    pub routing_note: Option<String>,
+    pub routed_at: Option<Millis>,
+    /// How many times a routing job ran to completion for this event. Exactly one for every
+    /// routed event; anything else is a bug in the queue's exactly-once-in-effect guarantee.
+    pub routing_runs: i64,
+}
+
+/// A delivery: one write to a provider caused by an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub connection_id: i64,
+    pub step: String,
+    pub status: String,
+    pub attempts: i64,
+    pub provider_status: Option<i64>,
+    pub remote_ids: Option<Value>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Counts over a tenant's events, for operators and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoutingStats {
+    pub total: i64,
+    pub pending: i64,
+    pub routed: i64,
+    /// Routed events whose routing ran more than once (should always be zero).
+    pub routed_more_than_once: i64,
+}
+
+const COLUMNS: &str = "seq, tenant_id, id, type, occurred_at, member_id, data, received_at, \
+                       routing_status, routing_note, routed_at, routing_runs";
+
+fn from_row(row: &impl DbRow) -> Result<StoredEvent, StoreError> {
+    let data = row.text("data")?;
+    Ok(StoredEvent {
+        seq: row.int("seq")?,
+        tenant: TenantId::parse(&row.text("tenant_id")?)
+            .map_err(|e| decode_err("events.tenant_id", e))?,
+        id: EventId::parse(&row.text("id")?).map_err(|e| decode_err("events.id", e))?,
+        event_type: row.text("type")?,
+        occurred_at: Millis(row.int("occurred_at")?),
+        member: row
+            .opt_text("member_id")?
+            .map(|m| MemberId::parse(&m).map_err(|e| decode_err("events.member_id", e)))
+            .transpose()?,
+        data: serde_json::from_str(&data).map_err(|e| decode_err("events.data", e))?,
+        received_at: Millis(row.int("received_at")?),
+        routing_status: match row.text("routing_status")?.as_str() {
+            "pending" => RoutingStatus::Pending,
+            "routed" => RoutingStatus::Routed,
+            other => return Err(decode_err("events.routing_status", other)),
+        },
+        routing_note: row.opt_text("routing_note")?,
+        routed_at: row.opt_int("routed_at")?.map(Millis),
+        routing_runs: row.int("routing_runs")?,
+    })
+}
+
+impl Store {
+    /// Stores an event unless the tenant already has one with the same id. Returns its
+    /// sequence number when stored, `None` for a duplicate.
+    pub async fn insert_event(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        event: &NewEvent<'_>,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        on_tx!(tx, |conn| {
+            let row = sqlx::query(
+                "INSERT INTO events (tenant_id, id, type, occurred_at, member_id, data, received_at,
+                     routing_status, routing_runs)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0)
+                 ON CONFLICT (tenant_id, id) DO NOTHING
+                 RETURNING seq",
+            )
+            .bind(tenant.as_str())
+            .bind(event.id.as_str())
+            .bind(event.event_type)
+            .bind(event.occurred_at.0)
+            .bind(event.member.map(MemberId::as_str))
+            .bind(&event.data)
+            .bind(now.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.map(|r| r.int("seq"))
+                .transpose()
+                .map_err(StoreError::from)
+        })
+    }
+
+    pub async fn get_event(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND id = $2");
+        on_pool!(self, read, |pool| {
+            let row = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    pub async fn get_event_by_seq(
+        &self,
+        tenant: &TenantId,
+        seq: i64,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND seq = $2");
+        on_pool!(self, read, |pool| {
+            let row = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(seq)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    /// Records that an event was routed, inside the transaction that completes its routing
+    /// job. Returns the event as it was before this call, or `None` when the tenant has no
+    /// such event.
+    pub async fn mark_event_routed(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        seq: i64,
+        note: &str,
+        now: Millis,
+    ) -> Result<Option<RoutingStatus>, StoreError> {
+        on_tx!(tx, |conn| {
+            let before =
+                sqlx::query("SELECT routing_status FROM events WHERE tenant_id = $1 AND seq = $2")
+                    .bind(tenant.as_str())
+                    .bind(seq)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let Some(before) = before else {
+                return Ok(None);
+            };
+            let status = match before.text("routing_status")?.as_str() {
+                "routed" => RoutingStatus::Routed,
+                _ => RoutingStatus::Pending,
+            };
+            sqlx::query(
+                "UPDATE events SET routing_status = 'routed', routing_note = $3,
+                     routed_at = COALESCE(routed_at, $4), routing_runs = routing_runs + 1
+                 WHERE tenant_id = $1 AND seq = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(seq)
+            .bind(note)
+            .bind(now.0)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Some(status))
+        })
+    }
+
+    /// The deliveries an event caused, oldest first.
+    pub async fn list_event_deliveries(
+        &self,
+        tenant: &TenantId,
+        seq: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        on_pool!(self, read, |pool| {
+            let rows = sqlx::query(
+                "SELECT id, connection_id, step, status, attempts, provider_status, remote_ids, error,
+                     created_at, updated_at
+                 FROM deliveries WHERE tenant_id = $1 AND event_seq = $2 ORDER BY id",
+            )
+            .bind(tenant.as_str())
+            .bind(seq)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Delivery {
+                        id: r.int("id")?,
+                        connection_id: r.int("connection_id")?,
+                        step: r.text("step")?,
+                        status: r.text("status")?,
+                        attempts: r.int("attempts")?,
+                        provider_status: r.opt_int("provider_status")?,
+                        remote_ids: r
+                            .opt_text("remote_ids")?
+                            .map(|s| {
+                                serde_json::from_str(&s)
+                                    .map_err(|e| decode_err("deliveries.remote_ids", e))
+                            })
+                            .transpose()?,
+                        error: r.opt_text("error")?,
+                        created_at: Millis(r.int("created_at")?),
+                        updated_at: Millis(r.int("updated_at")?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    pub async fn routing_stats(&self, tenant: &TenantId) -> Result<RoutingStats, StoreError> {
+        on_pool!(self, read, |pool| {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS total,
+                     COALESCE(SUM(CASE WHEN routing_status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
+                     COALESCE(SUM(CASE WHEN routing_status = 'routed' THEN 1 ELSE 0 END), 0) AS routed,
+                     COALESCE(SUM(CASE WHEN routing_runs > 1 THEN 1 ELSE 0 END), 0) AS more
+                 FROM events WHERE tenant_id = $1",
+            )
+            .bind(tenant.as_str())
+            .fetch_one(pool)
+            .await?;
+            Ok(RoutingStats {
+                total: row.int("total")?,
+                pending: row.int("pending")?,
+                routed: row.int("routed")?,
+                routed_more_than_once: row.int("more")?,
+            })
+        })
+    }
+}

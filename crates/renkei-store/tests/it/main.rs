@@ -1,0 +1,5 @@
+//! Integration tests of the store, on SQLite or (with RENKEI_TEST_DATABASE_URL) PostgreSQL.
+
+mod migrations;
+mod queue;
+mod records;

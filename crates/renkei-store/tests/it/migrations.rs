@@ -1,0 +1,66 @@
+//! The two migration sets must describe the same schema.
+
+use std::collections::BTreeMap;
+
+use renkei_store::testing::TestDb;
+
+/// Table → column → NOT NULL, read from a migration file. Good enough for our DDL, which keeps
+/// one column per line.
+fn columns(sql: &str) -> BTreeMap<String, BTreeMap<String, bool>> {
+    let mut out: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+    let mut table: Option<String> = None;
+    for line in sql.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+            table = Some(rest.split_whitespace().next().unwrap().to_owned());
+            continue;
+        }
+        if line.starts_with(')') {
+            table = None;
+            continue;
+        }
+        let Some(t) = &table else { continue };
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.is_empty()
+            || first.starts_with("--")
+            || matches!(first, "PRIMARY" | "UNIQUE" | "FOREIGN")
+        {
+            continue;
+        }
+        let not_null = line.contains("NOT NULL") || line.contains("PRIMARY KEY");
+        out.entry(t.clone())
+            .or_default()
+            .insert(first.to_owned(), not_null);
+    }
+    out
+}
+
+#[test]
+fn sqlite_and_postgres_migrations_agree() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let mut names: Vec<_> = std::fs::read_dir(format!("{dir}/sqlite"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for name in names {
+        let lite = std::fs::read_to_string(format!("{dir}/sqlite/{name}")).unwrap();
+        let pg = std::fs::read_to_string(format!("{dir}/postgres/{name}"))
+            .unwrap_or_else(|_| panic!("migrations/postgres/{name} is missing"));
+        let (a, b) = (columns(&lite), columns(&pg));
+        assert!(a.len() >= 8, "{name}: parsed only {} tables", a.len());
+        assert_eq!(
+            a, b,
+            "{name}: tables, columns or NOT NULL differ between backends"
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrations_apply_and_are_idempotent() {
+    let db = TestDb::new_unmigrated().await;
+    db.store.migrate().await.unwrap();
+    db.store.migrate().await.unwrap();
+    db.store.ping().await.unwrap();
+    db.cleanup().await;
+}
