@@ -1,0 +1,4 @@
+//! Integration tests of the engine, on SQLite or (with RENKEI_TEST_DATABASE_URL) PostgreSQL.
+
+mod intake;
+mod runtime;
