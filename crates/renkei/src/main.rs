@@ -1,1 +1,395 @@
-fn main() {}
+//! The `renkei` command: a thin CLI over the library crates.
+//!
+//! It parses flags and environment (clap), layers them over the config file, sets up logging,
+//! and calls into `renkei-server` (serve), `renkei-store` (migrate, keys, jobs) or the HTTP
+//! API (events send). No behaviour lives here that a library crate could test.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use renkei_core::api_key::NewApiKey;
+use renkei_core::{Millis, Secret, TenantId};
+use renkei_server::Config;
+use renkei_server::config::{LogFormat, Role};
+use renkei_store::queue::JobState;
+use renkei_store::{Store, StoreOptions};
+
+/// renkei: a self-hosted CRM integration engine.
+#[derive(Parser)]
+#[command(name = "renkei", version, about, propagate_version = true)]
+struct Cli {
+    /// TOML configuration file (see renkei.example.toml).
+    #[arg(long, global = true, env = "RENKEI_CONFIG")]
+    config: Option<PathBuf>,
+    /// sqlite://FILE or postgres://… [default: sqlite://renkei.db]
+    #[arg(long, global = true, env = "RENKEI_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log output: text or json.
+    #[arg(long, global = true, env = "RENKEI_LOG_FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the workers.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Send host-app events to a running renkei.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Inspect the job queue and retry dead jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "RENKEI_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// all (API and workers), api, or worker [default: all]
+    #[arg(long, env = "RENKEI_ROLE", value_parser = ["all", "api", "worker"])]
+    role: Option<String>,
+    /// Jobs in flight per process [default: 16]
+    #[arg(long, env = "RENKEI_WORKER_CONCURRENCY")]
+    worker_concurrency: Option<usize>,
+    /// Seconds before a crashed worker's jobs run again [default: 60]
+    #[arg(long, env = "RENKEI_WORKER_LEASE_SECONDS")]
+    worker_lease_seconds: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (it is shown only once).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// Limit the key to one tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print one JSON line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (the 8 hex digits after rk_).
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Post the events in FILE (a JSON event, a JSON array, or one event per line; - for stdin).
+    Send {
+        tenant: String,
+        file: PathBuf,
+        /// renkei's base URL.
+        #[arg(long, env = "RENKEI_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API key.
+        #[arg(long, env = "RENKEI_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// Events per request (at most 1000).
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// blocked, pending, running, succeeded or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Give a dead job a fresh set of attempts.
+    Retry { id: i64 },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Defaults < config file < environment < flags (clap already merged the last two).
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(url) = &cli.database_url {
+        config.database_url = url.clone();
+    }
+    if let Some(f) = &cli.log_format {
+        config.log_format = if f == "json" { LogFormat::Json } else { LogFormat::Text };
+    }
+    if let Ok(filter) = std::env::var("RENKEI_LOG") {
+        config.log = filter;
+    }
+    if let Ok(path) = std::env::var("RENKEI_SECRET_KEY_FILE") {
+        config.secret_key_file = PathBuf::from(path);
+    }
+    if let Ok(key) = std::env::var("RENKEI_SECRET_KEY") {
+        config.secret_key = Some(Secret::new(key));
+    }
+    if let Command::Serve(args) = &cli.command {
+        if let Some(listen) = args.listen {
+            config.listen = listen;
+        }
+        if let Some(role) = args.role.as_deref().and_then(Role::parse) {
+            config.role = role;
+        }
+        if let Some(n) = args.worker_concurrency {
+            config.worker.concurrency = n;
+        }
+        if let Some(n) = args.worker_lease_seconds {
+            config.worker.lease_seconds = n;
+        }
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+        eprintln!("warning: invalid log filter {:?} ({e}); using info", config.log);
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url, &StoreOptions { max_connections: 2, ..StoreOptions::default() })
+        .await
+        .with_context(|| format!("opening {}", renkei_store::redact_url(&config.database_url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            store.close().await;
+            eprintln!("migrations applied to {}", renkei_store::redact_url(&config.database_url));
+            Ok(())
+        }
+        Command::Keys(cmd) => keys(cmd, &config).await,
+        Command::Events(EventsCommand::Send { tenant, file, url, api_key, batch }) => {
+            send_events(&tenant, &file, &url, &api_key, batch).await
+        }
+        Command::Jobs(cmd) => jobs(cmd, &config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = renkei_server::start(&config).await?;
+    if let Some(addr) = app.addr {
+        // Tests and scripts read this line to learn the port when listening on port 0.
+        eprintln!("renkei listening on http://{addr}");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn keys(cmd: KeysCommand, config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    match cmd {
+        KeysCommand::Create { name, tenant, json } => {
+            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose().context("--tenant")?;
+            let key = NewApiKey::generate()?;
+            store.create_api_key(&key.id, &name, &key.hash, tenant.as_ref(), Millis::now()).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"id": key.id, "token": key.token.expose(), "name": name,
+                                       "tenant": tenant.as_ref().map(TenantId::as_str)})
+                );
+            } else {
+                println!("{}", key.token.expose());
+                eprintln!("created key {} ({name}); store it now: it cannot be shown again", key.id);
+            }
+        }
+        KeysCommand::List { json } => {
+            for k in store.list_api_keys().await? {
+                let tenant = k.tenant.as_ref().map_or("*", TenantId::as_str).to_owned();
+                let revoked = k.revoked_at.map(Millis::to_rfc3339);
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": k.id, "name": k.name, "tenant": k.tenant.as_ref().map(TenantId::as_str),
+                                           "created_at": k.created_at.to_rfc3339(), "revoked_at": revoked})
+                    );
+                } else {
+                    let state = revoked.map_or_else(|| "active".to_owned(), |r| format!("revoked {r}"));
+                    println!("{}\t{}\ttenant={tenant}\tcreated {}\t{state}", k.id, k.name, k.created_at.to_rfc3339());
+                }
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store.revoke_api_key(&id, Millis::now()).await? {
+                bail!("no active key with id {id:?} (see `renkei keys list`)");
+            }
+            eprintln!("revoked key {id}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn jobs(cmd: JobsCommand, config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    match cmd {
+        JobsCommand::List { state, limit } => {
+            let state = state
+                .map(|s| JobState::parse(&s).with_context(|| format!("unknown state {s:?}")))
+                .transpose()?;
+            for j in store.list_jobs(state, limit).await? {
+                println!(
+                    "{}\t{}\t{}\tattempts {}/{}\trun_at {}\t{}",
+                    j.id,
+                    j.kind,
+                    j.state.as_str(),
+                    j.attempts,
+                    j.max_attempts,
+                    j.run_at.to_rfc3339(),
+                    j.last_error.unwrap_or_default()
+                );
+            }
+        }
+        JobsCommand::Retry { id } => {
+            if !store.retry_dead_job(id, Millis::now()).await? {
+                bail!("job {id} is not dead (only dead jobs can be retried)");
+            }
+            eprintln!("job {id} will run again");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Reads events from a JSON document (object or array) or from JSON Lines.
+fn read_events(file: &PathBuf) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    }
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(items)) => Ok(items),
+        Ok(v @ serde_json::Value::Object(_)) => Ok(vec![v]),
+        Ok(_) => bail!("{}: expected an event object, an array of events, or one event per line", file.display()),
+        Err(whole) => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).with_context(|| {
+                    format!("{}: line {} is not JSON (nor is the whole file: {whole})", file.display(), i + 1)
+                })
+            })
+            .collect(),
+    }
+}
+
+async fn send_events(tenant: &str, file: &PathBuf, url: &str, api_key: &str, batch: usize) -> anyhow::Result<()> {
+    let events = read_events(file)?;
+    if events.is_empty() {
+        bail!("{}: no events", file.display());
+    }
+    let batch = batch.clamp(1, 1000);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let endpoint = format!("{}/v1/tenants/{tenant}/events", url.trim_end_matches('/'));
+    let (mut accepted, mut duplicates) = (0usize, 0usize);
+    for (n, chunk) in events.chunks(batch).enumerate() {
+        let resp = client
+            .post(&endpoint)
+            .bearer_auth(api_key)
+            .json(&chunk)
+            .send()
+            .await
+            .with_context(|| format!("posting to {endpoint}"))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        if status.as_u16() != 202 {
+            let first = n * batch;
+            bail!(
+                "events {first}..{} were refused ({status}); {accepted} events accepted before them: {}",
+                first + chunk.len(),
+                body["error"]["message"].as_str().unwrap_or("no error message")
+            );
+        }
+        accepted += body["accepted"].as_array().map_or(0, Vec::len);
+        duplicates += body["duplicates"].as_array().map_or(0, Vec::len);
+    }
+    println!("{}", serde_json::json!({"accepted": accepted, "duplicates": duplicates}));
+    Ok(())
+}

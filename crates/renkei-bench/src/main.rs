@@ -1,0 +1,44 @@
+//! renkei's benchmarks. This crate owns the performance measurements of renkei and nothing
+//! else: the throughput of the durable job queue through its whole lifecycle (`queue`, run
+//! in-process against the store and the worker runtime), the HTTP event intake of a real
+//! `renkei serve` process (`intake`), and the resident memory of an idle server (`memory`).
+//! Every result is printed as one JSON line on stdout, with the target it is measured against
+//! and whether it was met; progress and diagnostics go to stderr, so stdout can be collected
+//! as is. Nothing here is used by the product itself.
+
+mod intake;
+mod memory;
+mod output;
+mod queue;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "renkei-bench",
+    about = "Benchmarks of renkei; prints one JSON line per result on stdout"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Job queue throughput: enqueue, claim and complete no-op jobs in-process.
+    Queue(queue::Args),
+    /// HTTP event intake of a `renkei serve` process: single events and batches.
+    Intake(intake::Args),
+    /// Resident memory of an idle `renkei serve` process.
+    Memory(memory::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Queue(args) => queue::run(args).await,
+        Command::Intake(args) => intake::run(args).await,
+        Command::Memory(args) => memory::run(args).await,
+    }
+}

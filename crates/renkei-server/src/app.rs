@@ -1,0 +1,142 @@
+//! Starting and stopping a renkei process: store, migrations, workers, HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use renkei_core::Keyring;
+use renkei_engine::{Runtime, Wake};
+use renkei_store::{Store, StoreOptions};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::config::{Config, ConfigError};
+use crate::error::ApiError;
+use crate::{auth, routes, telemetry};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub keyring: Arc<Keyring>,
+    /// Signals the local workers that jobs were committed.
+    pub wake: Wake,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] renkei_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The HTTP router, without the listener.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = routes::v1().layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key));
+    Router::new()
+        .merge(routes::ops())
+        .merge(v1)
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(telemetry::track))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request id identifies it in the logs")
+                .into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, telemetry::MakeId))
+        .with_state(state)
+}
+
+/// A started process.
+pub struct RunningApp {
+    /// The address the API listens on (`None` for a worker-only process).
+    pub addr: Option<SocketAddr>,
+    pub store: Store,
+    stop: tokio::sync::watch::Sender<bool>,
+    http: Option<tokio::task::JoinHandle<()>>,
+    workers: Option<renkei_engine::worker::RuntimeHandle>,
+}
+
+/// Opens the store, migrates it, and starts the workers and the API as the role says.
+pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
+    config.validate()?;
+    let keyring = Arc::new(config.keyring()?);
+    let store = Store::connect(
+        &config.database_url,
+        &StoreOptions { max_connections: config.database_max_connections, ..StoreOptions::default() },
+    )
+    .await?;
+    store.migrate().await?;
+    let _ = telemetry::prometheus();
+
+    let runtime = Runtime::new(store.clone(), renkei_engine::registry(), config.worker_config());
+    let wake = runtime.wake();
+    let workers = config.role.runs_workers().then(|| runtime.start());
+
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let mut addr = None;
+    let mut http = None;
+    if config.role.runs_api() {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        addr = Some(local);
+        let app = router(AppState { store: store.clone(), keyring, wake }, config.max_body_bytes);
+        let grace = Duration::from_secs(config.http_grace_seconds);
+        let mut stopping = stop.subscribe();
+        http = Some(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "HTTP server failed");
+                    }
+                    return;
+                }
+                _ = stopping.wait_for(|s| *s) => {}
+            }
+            // Stopping: in-flight requests get the grace period, then are dropped.
+            if tokio::time::timeout(grace, serve).await.is_err() {
+                tracing::warn!(grace_seconds = grace.as_secs(), "requests still in flight after the grace period were dropped");
+            }
+        }));
+        tracing::info!(addr = %local, "listening");
+    }
+    tracing::info!(role = ?config.role, database = %renkei_store::redact_url(&config.database_url),
+        backend = ?store.backend(), "renkei started");
+    Ok(RunningApp { addr, store, stop, http, workers })
+}
+
+impl RunningApp {
+    /// Stops accepting requests, lets in-flight requests and jobs finish within their grace
+    /// periods, hands back unfinished jobs, and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Some(h) = self.http {
+            let _ = h.await;
+        }
+        if let Some(w) = self.workers {
+            w.shutdown().await;
+        }
+        self.store.close().await;
+        tracing::info!("renkei stopped");
+    }
+}

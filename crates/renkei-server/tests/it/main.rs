@@ -1,0 +1,4 @@
+//! Integration tests of the HTTP API: a real server on port 0 with a fresh database.
+
+mod api;
+mod support;
