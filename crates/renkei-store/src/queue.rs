@@ -646,8 +646,9 @@ impl Store {
     }
 }
 
+// A succeeded job keeps `lease_owner`: which worker ran it is worth knowing afterwards.
 const COMPLETE_SQL: &str = "UPDATE jobs SET state = 'succeeded', finished_at = $3, updated_at = $3,
-         lease_owner = NULL, lease_until = NULL, last_error = NULL
+         lease_until = NULL, last_error = NULL
      WHERE id = $1 AND state = 'running' AND attempts = $2";
 
 fn lease_lost(lease: &Lease) -> StoreError {

@@ -1,0 +1,5 @@
+//! Tests of the `renkei` binary as separate processes: crashes, restarts, several workers.
+
+mod cli;
+mod processes;
+mod support;
