@@ -22,11 +22,17 @@ pub struct Accepted {
 
 /// Stores `events` for `tenant` in one transaction (all or nothing) with one routing job per
 /// new event.
-pub async fn accept_events(store: &Store, tenant: &TenantId, events: &[Event], now: Millis) -> Result<Accepted, StoreError> {
+pub async fn accept_events(
+    store: &Store,
+    tenant: &TenantId,
+    events: &[Event],
+    now: Millis,
+) -> Result<Accepted, StoreError> {
     let mut out = Accepted::default();
     let mut tx = store.begin().await?;
     for ev in events {
-        let data = serde_json::to_string(&ev.data).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let data =
+            serde_json::to_string(&ev.data).map_err(|e| StoreError::Decode(e.to_string()))?;
         let row = NewEvent {
             id: &ev.id,
             event_type: ev.event_type().as_str(),
@@ -36,7 +42,11 @@ pub async fn accept_events(store: &Store, tenant: &TenantId, events: &[Event], n
         };
         match store.insert_event(&mut tx, tenant, &row, now).await? {
             Some(seq) => {
-                let job = RouteEvent { tenant: tenant.clone(), event_seq: seq }.to_job(now);
+                let job = RouteEvent {
+                    tenant: tenant.clone(),
+                    event_seq: seq,
+                }
+                .to_job(now);
                 store.enqueue(&mut tx, &job, now).await?;
                 out.accepted.push(ev.id.clone());
             }

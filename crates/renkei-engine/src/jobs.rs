@@ -43,7 +43,10 @@ pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// a type that changed overrides this to upgrade the older shapes.
     fn decode(version: i64, json: &str) -> Result<Self, DecodeError> {
         if version != Self::VERSION {
-            return Err(DecodeError::UnknownVersion { version, newest: Self::VERSION });
+            return Err(DecodeError::UnknownVersion {
+                version,
+                newest: Self::VERSION,
+            });
         }
         serde_json::from_str(json).map_err(|e| DecodeError::Invalid(e.to_string()))
     }
@@ -86,7 +89,10 @@ pub enum Done {
 pub enum JobError {
     /// Try again later. `after` overrides the backoff, e.g. with a provider's `Retry-After`.
     #[error("{error}")]
-    Retry { error: String, after: Option<Duration> },
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
     /// Wait without spending an attempt (the job was not at fault).
     #[error("snoozed: {reason}")]
     Snooze { reason: String, until: Millis },
@@ -99,7 +105,10 @@ pub enum JobError {
 
 impl JobError {
     pub fn retry(error: impl Into<String>) -> Self {
-        JobError::Retry { error: error.into(), after: None }
+        JobError::Retry {
+            error: error.into(),
+            after: None,
+        }
     }
 }
 
@@ -135,7 +144,10 @@ struct Typed<P, F> {
 impl<P, F> Handler for Typed<P, F>
 where
     P: JobPayload,
-    F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>> + Send + Sync + 'static,
+    F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>>
+        + Send
+        + Sync
+        + 'static,
 {
     fn run<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, Result<Done, JobError>> {
         match P::decode(ctx.job.payload_version, &ctx.job.payload) {
@@ -144,7 +156,9 @@ where
                 let until = ctx.now().plus_ms(60_000);
                 Box::pin(async move {
                     Err(JobError::Snooze {
-                        reason: format!("payload version {version} is newer than this release (up to {newest})"),
+                        reason: format!(
+                            "payload version {version} is newer than this release (up to {newest})"
+                        ),
                         until,
                     })
                 })
@@ -169,9 +183,18 @@ impl Registry {
     pub fn register<P, F>(&mut self, f: F) -> &mut Self
     where
         P: JobPayload,
-        F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>> + Send + Sync + 'static,
+        F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>>
+            + Send
+            + Sync
+            + 'static,
     {
-        self.handlers.insert(P::KIND, Arc::new(Typed { f, _p: std::marker::PhantomData }));
+        self.handlers.insert(
+            P::KIND,
+            Arc::new(Typed {
+                f,
+                _p: std::marker::PhantomData,
+            }),
+        );
         self
     }
 

@@ -20,7 +20,7 @@ pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use jobs::{Done, JobContext, JobError, JobPayload, Registry};
-pub use worker::{Runtime, WorkerConfig, Wake};
+pub use worker::{Runtime, Wake, WorkerConfig};
 
 /// The registry of every job kind this version of renkei runs.
 pub fn registry() -> Registry {

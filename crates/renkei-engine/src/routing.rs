@@ -47,7 +47,9 @@ async fn route(ctx: JobContext<'_>, p: RouteEvent) -> Result<Done, JobError> {
     );
     let now = ctx.now();
     let mut tx = store.begin().await?;
-    store.mark_event_routed(&mut tx, &p.tenant, p.event_seq, &note, now).await?;
+    store
+        .mark_event_routed(&mut tx, &p.tenant, p.event_seq, &note, now)
+        .await?;
     store.complete_job_in(&mut tx, &ctx.lease(), now).await?;
     tx.commit().await?;
     metrics::counter!("renkei_events_routed_total", "deliveries" => "0").increment(1);

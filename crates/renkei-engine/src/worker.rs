@@ -88,7 +88,10 @@ pub fn default_owner() -> String {
 /// while each still waits at least half its nominal delay.
 pub fn backoff(config: &WorkerConfig, attempt: i64) -> Duration {
     let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let nominal = config.backoff_base.saturating_mul(1u32 << exp.min(30)).min(config.backoff_cap);
+    let nominal = config
+        .backoff_base
+        .saturating_mul(1u32 << exp.min(30))
+        .min(config.backoff_cap);
     let half = nominal / 2;
     half + half.mul_f64(fastrand::f64())
 }
@@ -147,7 +150,12 @@ impl Runtime {
         Self::with_clock(store, registry, config, Arc::new(SystemClock))
     }
 
-    pub fn with_clock(store: Store, registry: Registry, config: WorkerConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(
+        store: Store,
+        registry: Registry,
+        config: WorkerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let inner = Inner {
             store,
             registry,
@@ -156,7 +164,9 @@ impl Runtime {
             wake: Wake::default(),
             in_flight: Mutex::new(HashMap::new()),
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The signal to give after committing jobs this runtime should start at once.
@@ -174,7 +184,11 @@ impl Runtime {
         ];
         tracing::info!(owner = %self.inner.config.owner, concurrency = self.inner.config.concurrency,
             kinds = ?self.inner.registry.kinds(), "worker started");
-        RuntimeHandle { stop, main, helpers }
+        RuntimeHandle {
+            stop,
+            main,
+            helpers,
+        }
     }
 
     /// Claims and runs jobs until none is due, in the calling task. For tests and one-shot
@@ -186,16 +200,26 @@ impl Runtime {
             let now = inner.clock.now();
             let jobs = inner
                 .store
-                .claim_jobs(&inner.config.owner, batch_size(&inner.config, inner.config.concurrency), lease_end(inner, now), now)
+                .claim_jobs(
+                    &inner.config.owner,
+                    batch_size(&inner.config, inner.config.concurrency),
+                    lease_end(inner, now),
+                    now,
+                )
                 .await?;
             if jobs.is_empty() {
                 return Ok(ran);
             }
             ran += jobs.len();
             for j in &jobs {
-                inner.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(j.id, j.lease());
+                inner
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(j.id, j.lease());
             }
-            futures_util::future::join_all(jobs.into_iter().map(|j| execute(inner.clone(), j))).await;
+            futures_util::future::join_all(jobs.into_iter().map(|j| execute(inner.clone(), j)))
+                .await;
         }
     }
 }
@@ -226,10 +250,23 @@ async fn claim_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Shutd
             continue;
         }
         let now = inner.clock.now();
-        match inner.store.claim_jobs(&inner.config.owner, batch_size(&inner.config, free), lease_end(&inner, now), now).await {
+        match inner
+            .store
+            .claim_jobs(
+                &inner.config.owner,
+                batch_size(&inner.config, free),
+                lease_end(&inner, now),
+                now,
+            )
+            .await
+        {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
-                    inner.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id, job.lease());
+                    inner
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(job.id, job.lease());
                     tasks.spawn(execute(inner.clone(), job));
                 }
             }
@@ -261,7 +298,13 @@ async fn claim_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Shutd
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    let leftover: Vec<Lease> = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, l)| l).collect();
+    let leftover: Vec<Lease> = inner
+        .in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .map(|(_, l)| l)
+        .collect();
     let mut report = ShutdownReport::default();
     if !leftover.is_empty() {
         match inner.store.release_jobs(&leftover, inner.clock.now()).await {
@@ -275,10 +318,8 @@ async fn claim_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Shutd
 }
 
 fn log_join(done: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = done {
-        if e.is_panic() {
-            tracing::error!("a job task panicked outside its handler");
-        }
+    if done.is_err_and(|e| e.is_panic()) {
+        tracing::error!("a job task panicked outside its handler");
     }
 }
 
@@ -289,12 +330,22 @@ async fn heartbeat(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        let leases: Vec<Lease> = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let leases: Vec<Lease> = inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         if leases.is_empty() {
             continue;
         }
         let until = lease_end(&inner, inner.clock.now());
-        if let Err(e) = inner.store.extend_leases(&inner.config.owner, &leases, until).await {
+        if let Err(e) = inner
+            .store
+            .extend_leases(&inner.config.owner, &leases, until)
+            .await
+        {
             tracing::warn!(error = %e, jobs = leases.len(), "could not extend job leases");
         }
     }
@@ -309,7 +360,11 @@ async fn reaper(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
         let now = inner.clock.now();
         match inner.store.reap_expired_leases(now).await {
             Ok(r) if r.requeued + r.dead > 0 => {
-                tracing::warn!(requeued = r.requeued, dead = r.dead, "reaped jobs whose lease expired");
+                tracing::warn!(
+                    requeued = r.requeued,
+                    dead = r.dead,
+                    "reaped jobs whose lease expired"
+                );
                 metrics::counter!("renkei_jobs_lease_expired_total").increment(r.requeued + r.dead);
                 inner.wake.notify();
             }
@@ -329,14 +384,24 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) {
     let started = Instant::now();
     let result = match inner.registry.get(&job.kind) {
         None => Err(JobError::Snooze {
-            reason: format!("job kind {:?} is unknown to this release (queued by a newer one?)", job.kind),
+            reason: format!(
+                "job kind {:?} is unknown to this release (queued by a newer one?)",
+                job.kind
+            ),
             until: inner.clock.now().plus_ms(60_000),
         }),
         Some(handler) => {
-            let ctx = JobContext { store: &inner.store, job: &job, clock: &*inner.clock };
+            let ctx = JobContext {
+                store: &inner.store,
+                job: &job,
+                clock: &*inner.clock,
+            };
             let run = AssertUnwindSafe(handler.run(ctx)).catch_unwind();
             match tokio::time::timeout(inner.config.job_timeout, run).await {
-                Err(_) => Err(JobError::retry(format!("timed out after {:?}", inner.config.job_timeout))),
+                Err(_) => Err(JobError::retry(format!(
+                    "timed out after {:?}",
+                    inner.config.job_timeout
+                ))),
                 Ok(Err(panic)) => {
                     let msg = panic
                         .downcast_ref::<&str>()
@@ -358,12 +423,18 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) {
     let recorded: Result<&'static str, StoreError> = match result {
         Ok(Done::Completed) => store.complete_job(&lease, now).await.map(|()| "succeeded"),
         Ok(Done::CompletedInTx) => Ok("succeeded"),
-        Err(JobError::Snooze { reason, until }) => store.snooze_job(&lease, until, &reason, now).await.map(|()| "snoozed"),
+        Err(JobError::Snooze { reason, until }) => store
+            .snooze_job(&lease, until, &reason, now)
+            .await
+            .map(|()| "snoozed"),
         Err(JobError::Permanent(error)) => {
             tracing::warn!(job = job.id, kind = %job.kind, error = %error, "job failed permanently");
             store.kill_job(&lease, &error, now).await.map(|()| "dead")
         }
-        Err(JobError::Store(StoreError::LeaseLost { .. })) => Err(StoreError::LeaseLost { job_id: job.id, attempt: job.attempt }),
+        Err(JobError::Store(StoreError::LeaseLost { .. })) => Err(StoreError::LeaseLost {
+            job_id: job.id,
+            attempt: job.attempt,
+        }),
         Err(e) => {
             let after = match &e {
                 JobError::Retry { after, .. } => *after,
@@ -393,7 +464,13 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) {
             "unrecorded"
         }
     };
-    metrics::counter!("renkei_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
-    metrics::histogram!("renkei_job_duration_seconds", "kind" => job.kind.clone()).record(started.elapsed().as_secs_f64());
-    inner.in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+    metrics::counter!("renkei_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("renkei_job_duration_seconds", "kind" => job.kind.clone())
+        .record(started.elapsed().as_secs_f64());
+    inner
+        .in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&job.id);
 }

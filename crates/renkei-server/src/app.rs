@@ -34,26 +34,40 @@ pub enum StartError {
     #[error("cannot open the database: {0}")]
     Store(#[from] renkei_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The HTTP router, without the listener.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let v1 = routes::v1().layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key));
+    let v1 = routes::v1().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
     Router::new()
         .merge(routes::ops())
         .merge(v1)
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(telemetry::track))
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request id identifies it in the logs")
-                .into_response()
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; the request id identifies it in the logs",
+            )
+            .into_response()
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, telemetry::MakeId))
@@ -76,13 +90,20 @@ pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
     let keyring = Arc::new(config.keyring()?);
     let store = Store::connect(
         &config.database_url,
-        &StoreOptions { max_connections: config.database_max_connections, ..StoreOptions::default() },
+        &StoreOptions {
+            max_connections: config.database_max_connections,
+            ..StoreOptions::default()
+        },
     )
     .await?;
     store.migrate().await?;
     let _ = telemetry::prometheus();
 
-    let runtime = Runtime::new(store.clone(), renkei_engine::registry(), config.worker_config());
+    let runtime = Runtime::new(
+        store.clone(),
+        renkei_engine::registry(),
+        config.worker_config(),
+    );
     let wake = runtime.wake();
     let workers = config.role.runs_workers().then(|| runtime.start());
 
@@ -92,17 +113,32 @@ pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
     if config.role.runs_api() {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         addr = Some(local);
-        let app = router(AppState { store: store.clone(), keyring, wake }, config.max_body_bytes);
+        let app = router(
+            AppState {
+                store: store.clone(),
+                keyring,
+                wake,
+            },
+            config.max_body_bytes,
+        );
         let grace = Duration::from_secs(config.http_grace_seconds);
         let mut stopping = stop.subscribe();
         http = Some(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .into_future();
             tokio::pin!(serve);
             tokio::select! {
                 r = &mut serve => {
@@ -115,14 +151,23 @@ pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
             }
             // Stopping: in-flight requests get the grace period, then are dropped.
             if tokio::time::timeout(grace, serve).await.is_err() {
-                tracing::warn!(grace_seconds = grace.as_secs(), "requests still in flight after the grace period were dropped");
+                tracing::warn!(
+                    grace_seconds = grace.as_secs(),
+                    "requests still in flight after the grace period were dropped"
+                );
             }
         }));
         tracing::info!(addr = %local, "listening");
     }
     tracing::info!(role = ?config.role, database = %renkei_store::redact_url(&config.database_url),
         backend = ?store.backend(), "renkei started");
-    Ok(RunningApp { addr, store, stop, http, workers })
+    Ok(RunningApp {
+        addr,
+        store,
+        stop,
+        http,
+        workers,
+    })
 }
 
 impl RunningApp {

@@ -5,9 +5,9 @@
 //! [`TenantId`] the key may act on. A key scoped to one tenant gets 403 on any other.
 
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use renkei_core::TenantId;
@@ -19,15 +19,18 @@ use crate::error::ApiError;
 
 pub async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
-        return ApiError::unauthorized("missing Authorization header; expected 'Authorization: Bearer <api key>'")
-            .into_response();
+        return ApiError::unauthorized(
+            "missing Authorization header; expected 'Authorization: Bearer <api key>'",
+        )
+        .into_response();
     };
     let token = header.to_str().ok().and_then(|h| {
         let (scheme, rest) = h.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
     });
     let Some(token) = token else {
-        return ApiError::unauthorized("Authorization header must be 'Bearer <api key>'").into_response();
+        return ApiError::unauthorized("Authorization header must be 'Bearer <api key>'")
+            .into_response();
     };
     if !looks_like_key(token) {
         return ApiError::unauthorized("the API key is not a renkei key (rk_…)").into_response();
@@ -50,7 +53,8 @@ impl Caller {
     /// Validates a tenant path segment and checks the key may act on it.
     pub fn tenant(&self, raw: &str) -> Result<TenantId, ApiError> {
         let tenant = TenantId::parse(raw).map_err(|e| {
-            ApiError::bad_request("invalid_tenant_id", e.to_string()).with_details(serde_json::json!({"tenant": raw}))
+            ApiError::bad_request("invalid_tenant_id", e.to_string())
+                .with_details(serde_json::json!({"tenant": raw}))
         })?;
         match &self.0.tenant {
             Some(only) if only != &tenant => Err(ApiError::new(

@@ -130,7 +130,10 @@ impl Default for WorkerSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("RENKEI_SECRET_KEY is invalid: {0}")]
@@ -143,25 +146,37 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     /// Reads the file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_toml(&text, path)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let w = &self.worker;
         if w.concurrency == 0 || w.claim_batch == 0 {
-            return Err(ConfigError::Invalid("worker.concurrency and worker.claim_batch must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "worker.concurrency and worker.claim_batch must be at least 1".into(),
+            ));
         }
         if w.lease_seconds == 0 {
-            return Err(ConfigError::Invalid("worker.lease_seconds must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "worker.lease_seconds must be at least 1".into(),
+            ));
         }
         if self.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
         }
         Ok(())
     }
@@ -190,7 +205,10 @@ impl Config {
             return Keyring::parse(key.expose()).map_err(ConfigError::SecretKey);
         }
         let path = &self.secret_key_file;
-        let key_err = |message: String| ConfigError::KeyFile { path: path.clone(), message };
+        let key_err = |message: String| ConfigError::KeyFile {
+            path: path.clone(),
+            message,
+        };
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 warn_if_readable_by_others(path);
@@ -198,7 +216,8 @@ impl Config {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Keyring::generate_key().map_err(|e| key_err(e.to_string()))?;
-                write_private(path, &format!("{key}\n")).map_err(|e| key_err(format!("cannot create it: {e}")))?;
+                write_private(path, &format!("{key}\n"))
+                    .map_err(|e| key_err(format!("cannot create it: {e}")))?;
                 tracing::warn!(path = %path.display(),
                     "RENKEI_SECRET_KEY is not set: generated a new secret key file; back it up, since stored \
                      credentials cannot be decrypted without it, and prefer RENKEI_SECRET_KEY in production");
@@ -213,7 +232,11 @@ impl Config {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
 }
@@ -227,11 +250,12 @@ fn warn_if_readable_by_others(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777),
-                    "the secret key file is readable by other users; chmod 600 it");
-            }
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o600);
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
+                "the secret key file is readable by other users; chmod 600 it");
         }
     }
 }
@@ -242,7 +266,10 @@ mod tests {
 
     #[test]
     fn the_example_config_parses_and_matches_the_defaults() {
-        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../renkei.example.toml"));
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../renkei.example.toml"
+        ));
         let example = Config::load(path).unwrap();
         let default = Config::default();
         // The example documents the defaults: any difference is a documentation bug.
@@ -252,7 +279,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_naming_the_key() {
-        let err = Config::from_toml("listen = \"127.0.0.1:1\"\nlisten_addr = 1\n", Path::new("x.toml")).unwrap_err();
+        let err = Config::from_toml(
+            "listen = \"127.0.0.1:1\"\nlisten_addr = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
         let err = Config::from_toml("[worker]\nconcurency = 2\n", Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("concurency"), "{err}");
@@ -262,16 +293,29 @@ mod tests {
     #[test]
     fn key_file_is_created_private_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config { secret_key_file: dir.path().join("renkei.key"), ..Config::default() };
+        let cfg = Config {
+            secret_key_file: dir.path().join("renkei.key"),
+            ..Config::default()
+        };
         let first = cfg.keyring().unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&cfg.secret_key_file).unwrap().permissions().mode() & 0o777;
+            let mode = std::fs::metadata(&cfg.secret_key_file)
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(mode, 0o600);
         }
-        assert_eq!(cfg.keyring().unwrap().primary_key_id(), first.primary_key_id());
-        let env = Config { secret_key: Some(Secret::new("bad".into())), ..cfg };
+        assert_eq!(
+            cfg.keyring().unwrap().primary_key_id(),
+            first.primary_key_id()
+        );
+        let env = Config {
+            secret_key: Some(Secret::new("bad".into())),
+            ..cfg
+        };
         assert!(matches!(env.keyring(), Err(ConfigError::SecretKey(_))));
     }
 }

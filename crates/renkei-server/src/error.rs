@@ -18,7 +18,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: json!({}) }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: json!({}),
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -47,17 +52,26 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_retryable() {
             tracing::warn!(error = %e, "database unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is busy or unreachable; retry shortly")
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is busy or unreachable; retry shortly",
+            )
         } else {
             tracing::error!(error = %e, "database error");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request id identifies it in the logs")
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; the request id identifies it in the logs",
+            )
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
         (self.status, Json(body)).into_response()
     }
 }

@@ -20,27 +20,53 @@ pub struct JsonBody<T>(pub T);
 pub struct JsonValue(pub serde_json::Value);
 
 async fn read_json<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !(mime == "application/json"
+        || (mime.starts_with("application/") && mime.ends_with("+json")))
+    {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("expected Content-Type: application/json, got {:?}", if ct.is_empty() { "(none)" } else { ct }),
+            format!(
+                "expected Content-Type: application/json, got {:?}",
+                if ct.is_empty() { "(none)" } else { ct }
+            ),
         ));
     }
-    Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body is larger than the configured limit")
-        } else {
-            ApiError::bad_request("unreadable_body", format!("could not read the request body: {e}"))
-        }
-    })
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body is larger than the configured limit",
+                )
+            } else {
+                ApiError::bad_request(
+                    "unreadable_body",
+                    format!("could not read the request body: {e}"),
+                )
+            }
+        })
 }
 
 fn malformed(e: &serde_json::Error) -> ApiError {
-    ApiError::bad_request("malformed_json", format!("request body is not valid JSON: {e}"))
-        .with_details(serde_json::json!({"line": e.line(), "column": e.column()}))
+    ApiError::bad_request(
+        "malformed_json",
+        format!("request body is not valid JSON: {e}"),
+    )
+    .with_details(serde_json::json!({"line": e.line(), "column": e.column()}))
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonValue {
@@ -48,7 +74,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_json(req, state).await?;
-        serde_json::from_slice(&bytes).map(JsonValue).map_err(|e| malformed(&e))
+        serde_json::from_slice(&bytes)
+            .map(JsonValue)
+            .map_err(|e| malformed(&e))
     }
 }
 
@@ -57,16 +85,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let JsonValue(value) = JsonValue::from_request(req, state).await?;
-        serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            let msg = e.into_inner().to_string();
-            ApiError::unprocessable(
-                "invalid_field",
-                if path.is_empty() { msg.clone() } else { format!("{path}: {msg}") },
-            )
-            .with_details(serde_json::json!({"path": path}))
-        })
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                let msg = e.into_inner().to_string();
+                ApiError::unprocessable(
+                    "invalid_field",
+                    if path.is_empty() {
+                        msg.clone()
+                    } else {
+                        format!("{path}: {msg}")
+                    },
+                )
+                .with_details(serde_json::json!({"path": path}))
+            })
     }
 }
 

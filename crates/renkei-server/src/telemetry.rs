@@ -24,7 +24,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn prometheus() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("seconds".into()), &buckets)
                 .map(|b| b.build_recorder())
@@ -63,15 +65,19 @@ pub async fn render(State(state): State<AppState>) -> Response {
             for s in stats {
                 let st = s.state.as_str();
                 metrics::gauge!("renkei_queue_jobs", "state" => st).set(s.count as f64);
-                let age = s.oldest_created_at.map_or(0.0, |t| ((now.0 - t.0).max(0) as f64) / 1000.0);
+                let age = s
+                    .oldest_created_at
+                    .map_or(0.0, |t| ((now.0 - t.0).max(0) as f64) / 1000.0);
                 metrics::gauge!("renkei_queue_oldest_age_seconds", "state" => st).set(age);
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not read queue stats for /metrics"),
     }
     let mut resp = (StatusCode::OK, prometheus().render()).into_response();
-    resp.headers_mut()
-        .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     resp
 }
 

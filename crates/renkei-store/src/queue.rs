@@ -369,10 +369,8 @@ impl Store {
         } else {
             JobState::Pending
         };
-        if state == JobState::Dead {
-            if let Some(key) = &lease.concurrency_key {
-                release_slot(&mut tx, key).await?;
-            }
+        if let (JobState::Dead, Some(key)) = (state, &lease.concurrency_key) {
+            release_slot(&mut tx, key).await?;
         }
         tx.commit().await?;
         Ok(state)
@@ -386,9 +384,8 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let done =
-            on_tx!(tx, |conn| {
-                sqlx::query(
+        let done = on_tx!(tx, |conn| {
+            sqlx::query(
             "UPDATE jobs SET state = 'dead', finished_at = $3, last_error = $4, lease_owner = NULL,
                  lease_until = NULL, updated_at = $3
              WHERE id = $1 AND state = 'running' AND attempts = $2",
@@ -400,7 +397,7 @@ impl Store {
         .execute(&mut *conn)
         .await?
         .rows_affected()
-            });
+        });
         if done != 1 {
             return Err(lease_lost(lease));
         }
@@ -446,9 +443,8 @@ impl Store {
     pub async fn release_jobs(&self, leases: &[Lease], now: Millis) -> Result<u64, StoreError> {
         let mut released = 0;
         for lease in leases {
-            released +=
-                on_pool!(self, write, |pool| {
-                    sqlx::query(
+            released += on_pool!(self, write, |pool| {
+                sqlx::query(
                 "UPDATE jobs SET state = 'pending', attempts = attempts - 1, lease_owner = NULL,
                      lease_until = NULL, updated_at = $3
                  WHERE id = $1 AND state = 'running' AND attempts = $2",
@@ -459,7 +455,7 @@ impl Store {
             .execute(pool)
             .await?
             .rows_affected()
-                });
+            });
         }
         Ok(released)
     }
@@ -491,9 +487,8 @@ impl Store {
     /// Returns jobs whose lease expired to the queue: due at once if they have attempts left,
     /// dead otherwise (a job that kills its worker every time must not loop forever).
     pub async fn reap_expired_leases(&self, now: Millis) -> Result<ReapReport, StoreError> {
-        let requeued =
-            on_pool!(self, write, |pool| {
-                sqlx::query(
+        let requeued = on_pool!(self, write, |pool| {
+            sqlx::query(
             "UPDATE jobs SET state = 'pending', run_at = $1, last_error = $2, lease_owner = NULL,
                  lease_until = NULL, updated_at = $1
              WHERE state = 'running' AND lease_until < $1 AND attempts < max_attempts",
@@ -503,7 +498,7 @@ impl Store {
         .execute(pool)
         .await?
         .rows_affected()
-            });
+        });
         let exhausted: Vec<Lease> = on_pool!(self, write, |pool| {
             let rows = sqlx::query(
                 "SELECT id, attempts, concurrency_key FROM jobs WHERE state = 'running' AND lease_until < $1",

@@ -113,24 +113,22 @@ impl TestDb {
     /// Closes the pools and drops the PostgreSQL schema.
     pub async fn cleanup(self) {
         self.store.close().await;
-        if let Some((admin, schema)) = &self.pg {
-            if let Ok(admin) = Store::connect(
-                admin,
-                &StoreOptions {
-                    max_connections: 2,
-                    ..Default::default()
-                },
-            )
-            .await
-            {
-                if let crate::Pools::Postgres(pool) = &admin.pools {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(pool)
-                        .await;
-                }
-                admin.close().await;
-            }
+        let Some((admin, schema)) = &self.pg else {
+            return;
+        };
+        let opts = StoreOptions {
+            max_connections: 2,
+            ..Default::default()
+        };
+        let Ok(admin) = Store::connect(admin, &opts).await else {
+            return;
+        };
+        if let crate::Pools::Postgres(pool) = &admin.pools {
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(pool)
+                .await;
         }
+        admin.close().await;
     }
 }
 

@@ -132,7 +132,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -158,7 +161,11 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
         config.database_url = url.clone();
     }
     if let Some(f) = &cli.log_format {
-        config.log_format = if f == "json" { LogFormat::Json } else { LogFormat::Text };
+        config.log_format = if f == "json" {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
     }
     if let Ok(filter) = std::env::var("RENKEI_LOG") {
         config.log = filter;
@@ -190,10 +197,15 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
-        eprintln!("warning: invalid log filter {:?} ({e}); using info", config.log);
+        eprintln!(
+            "warning: invalid log filter {:?} ({e}); using info",
+            config.log
+        );
         EnvFilter::new("info")
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
@@ -201,9 +213,15 @@ fn init_logging(config: &Config) {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database_url, &StoreOptions { max_connections: 2, ..StoreOptions::default() })
-        .await
-        .with_context(|| format!("opening {}", renkei_store::redact_url(&config.database_url)))?;
+    let store = Store::connect(
+        &config.database_url,
+        &StoreOptions {
+            max_connections: 2,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .with_context(|| format!("opening {}", renkei_store::redact_url(&config.database_url)))?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
@@ -214,13 +232,20 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = open_store(&config).await?;
             store.close().await;
-            eprintln!("migrations applied to {}", renkei_store::redact_url(&config.database_url));
+            eprintln!(
+                "migrations applied to {}",
+                renkei_store::redact_url(&config.database_url)
+            );
             Ok(())
         }
         Command::Keys(cmd) => keys(cmd, &config).await,
-        Command::Events(EventsCommand::Send { tenant, file, url, api_key, batch }) => {
-            send_events(&tenant, &file, &url, &api_key, batch).await
-        }
+        Command::Events(EventsCommand::Send {
+            tenant,
+            file,
+            url,
+            api_key,
+            batch,
+        }) => send_events(&tenant, &file, &url, &api_key, batch).await,
         Command::Jobs(cmd) => jobs(cmd, &config).await,
     }
 }
@@ -263,9 +288,14 @@ async fn keys(cmd: KeysCommand, config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     match cmd {
         KeysCommand::Create { name, tenant, json } => {
-            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose().context("--tenant")?;
+            let tenant = tenant
+                .map(|t| TenantId::parse(&t))
+                .transpose()
+                .context("--tenant")?;
             let key = NewApiKey::generate()?;
-            store.create_api_key(&key.id, &name, &key.hash, tenant.as_ref(), Millis::now()).await?;
+            store
+                .create_api_key(&key.id, &name, &key.hash, tenant.as_ref(), Millis::now())
+                .await?;
             if json {
                 println!(
                     "{}",
@@ -274,7 +304,10 @@ async fn keys(cmd: KeysCommand, config: &Config) -> anyhow::Result<()> {
                 );
             } else {
                 println!("{}", key.token.expose());
-                eprintln!("created key {} ({name}); store it now: it cannot be shown again", key.id);
+                eprintln!(
+                    "created key {} ({name}); store it now: it cannot be shown again",
+                    key.id
+                );
             }
         }
         KeysCommand::List { json } => {
@@ -288,8 +321,14 @@ async fn keys(cmd: KeysCommand, config: &Config) -> anyhow::Result<()> {
                                            "created_at": k.created_at.to_rfc3339(), "revoked_at": revoked})
                     );
                 } else {
-                    let state = revoked.map_or_else(|| "active".to_owned(), |r| format!("revoked {r}"));
-                    println!("{}\t{}\ttenant={tenant}\tcreated {}\t{state}", k.id, k.name, k.created_at.to_rfc3339());
+                    let state =
+                        revoked.map_or_else(|| "active".to_owned(), |r| format!("revoked {r}"));
+                    println!(
+                        "{}\t{}\ttenant={tenant}\tcreated {}\t{state}",
+                        k.id,
+                        k.name,
+                        k.created_at.to_rfc3339()
+                    );
                 }
             }
         }
@@ -341,32 +380,48 @@ fn read_events(file: &PathBuf) -> anyhow::Result<Vec<serde_json::Value>> {
     if file.as_os_str() == "-" {
         std::io::stdin().read_to_string(&mut text)?;
     } else {
-        text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     }
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Array(items)) => Ok(items),
         Ok(v @ serde_json::Value::Object(_)) => Ok(vec![v]),
-        Ok(_) => bail!("{}: expected an event object, an array of events, or one event per line", file.display()),
+        Ok(_) => bail!(
+            "{}: expected an event object, an array of events, or one event per line",
+            file.display()
+        ),
         Err(whole) => text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
                 serde_json::from_str(l).with_context(|| {
-                    format!("{}: line {} is not JSON (nor is the whole file: {whole})", file.display(), i + 1)
+                    format!(
+                        "{}: line {} is not JSON (nor is the whole file: {whole})",
+                        file.display(),
+                        i + 1
+                    )
                 })
             })
             .collect(),
     }
 }
 
-async fn send_events(tenant: &str, file: &PathBuf, url: &str, api_key: &str, batch: usize) -> anyhow::Result<()> {
+async fn send_events(
+    tenant: &str,
+    file: &PathBuf,
+    url: &str,
+    api_key: &str,
+    batch: usize,
+) -> anyhow::Result<()> {
     let events = read_events(file)?;
     if events.is_empty() {
         bail!("{}: no events", file.display());
     }
     let batch = batch.clamp(1, 1000);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
     let endpoint = format!("{}/v1/tenants/{tenant}/events", url.trim_end_matches('/'));
     let (mut accepted, mut duplicates) = (0usize, 0usize);
     for (n, chunk) in events.chunks(batch).enumerate() {
@@ -384,12 +439,17 @@ async fn send_events(tenant: &str, file: &PathBuf, url: &str, api_key: &str, bat
             bail!(
                 "events {first}..{} were refused ({status}); {accepted} events accepted before them: {}",
                 first + chunk.len(),
-                body["error"]["message"].as_str().unwrap_or("no error message")
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no error message")
             );
         }
         accepted += body["accepted"].as_array().map_or(0, Vec::len);
         duplicates += body["duplicates"].as_array().map_or(0, Vec::len);
     }
-    println!("{}", serde_json::json!({"accepted": accepted, "duplicates": duplicates}));
+    println!(
+        "{}",
+        serde_json::json!({"accepted": accepted, "duplicates": duplicates})
+    );
     Ok(())
 }

@@ -14,8 +14,10 @@ use serde_json::json;
 fn events(ids: &[&str]) -> Vec<renkei_core::event::Event> {
     let items: Vec<_> = ids
         .iter()
-        .map(|id| json!({"id": id, "type": "call.transcribed", "occurred_at": "2026-11-21T00:00:00Z",
-                          "data": {"call_id": "c1", "text": "hello"}}))
+        .map(|id| {
+            json!({"id": id, "type": "call.transcribed", "occurred_at": "2026-11-21T00:00:00Z",
+                          "data": {"call_id": "c1", "text": "hello"}})
+        })
         .collect();
     parse_batch(serde_json::Value::Array(items)).unwrap()
 }
@@ -27,31 +29,97 @@ async fn events_are_stored_once_and_routed_exactly_once() {
     let acme = TenantId::parse("acme").unwrap();
     let other = TenantId::parse("other").unwrap();
     for t in [&acme, &other] {
-        s.put_tenant(t, "", "JP", "ja", "Asia/Tokyo", Millis(0)).await.unwrap();
+        s.put_tenant(t, "", "JP", "ja", "Asia/Tokyo", Millis(0))
+            .await
+            .unwrap();
     }
-    let first = accept_events(s, &acme, &events(&["e1", "e2"]), Millis(10)).await.unwrap();
+    let first = accept_events(s, &acme, &events(&["e1", "e2"]), Millis(10))
+        .await
+        .unwrap();
     assert_eq!(first.accepted.len(), 2);
-    let again = accept_events(s, &acme, &events(&["e2", "e3"]), Millis(20)).await.unwrap();
-    assert_eq!((again.accepted[0].as_str(), again.duplicates[0].as_str()), ("e3", "e2"));
+    let again = accept_events(s, &acme, &events(&["e2", "e3"]), Millis(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.accepted[0].as_str(), again.duplicates[0].as_str()),
+        ("e3", "e2")
+    );
     // The same id in another tenant is another event.
-    assert_eq!(accept_events(s, &other, &events(&["e1"]), Millis(20)).await.unwrap().accepted.len(), 1);
+    assert_eq!(
+        accept_events(s, &other, &events(&["e1"]), Millis(20))
+            .await
+            .unwrap()
+            .accepted
+            .len(),
+        1
+    );
 
-    let e1 = s.get_event(&acme, &"e1".parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!((e1.routing_status, e1.routing_runs), (RoutingStatus::Pending, 0));
+    let e1 = s
+        .get_event(&acme, &"e1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (e1.routing_status, e1.routing_runs),
+        (RoutingStatus::Pending, 0)
+    );
     assert_eq!(e1.data, json!({"call_id": "c1", "text": "hello"}));
 
     let clock = ManualClock::at(100);
-    let rt = Runtime::with_clock(s.clone(), registry(), WorkerConfig::default(), Arc::new(clock));
+    let rt = Runtime::with_clock(
+        s.clone(),
+        registry(),
+        WorkerConfig::default(),
+        Arc::new(clock),
+    );
     assert_eq!(rt.run_until_idle().await.unwrap(), 4);
     let stats = s.routing_stats(&acme).await.unwrap();
-    assert_eq!((stats.total, stats.routed, stats.pending, stats.routed_more_than_once), (3, 3, 0, 0));
-    let e1 = s.get_event(&acme, &"e1".parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!((e1.routing_status, e1.routing_runs, e1.routed_at), (RoutingStatus::Routed, 1, Some(Millis(100))));
-    assert!(e1.routing_note.unwrap().starts_with("no connection applies"));
-    assert!(s.list_event_deliveries(&acme, e1.seq).await.unwrap().is_empty());
+    assert_eq!(
+        (
+            stats.total,
+            stats.routed,
+            stats.pending,
+            stats.routed_more_than_once
+        ),
+        (3, 3, 0, 0)
+    );
+    let e1 = s
+        .get_event(&acme, &"e1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (e1.routing_status, e1.routing_runs, e1.routed_at),
+        (RoutingStatus::Routed, 1, Some(Millis(100)))
+    );
+    assert!(
+        e1.routing_note
+            .unwrap()
+            .starts_with("no connection applies")
+    );
+    assert!(
+        s.list_event_deliveries(&acme, e1.seq)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let stats = s.queue_stats().await.unwrap();
-    assert_eq!(stats.iter().find(|x| x.state == JobState::Succeeded).unwrap().count, 4);
-    assert_eq!(stats.iter().filter(|x| x.state != JobState::Succeeded).map(|x| x.count).sum::<i64>(), 0);
+    assert_eq!(
+        stats
+            .iter()
+            .find(|x| x.state == JobState::Succeeded)
+            .unwrap()
+            .count,
+        4
+    );
+    assert_eq!(
+        stats
+            .iter()
+            .filter(|x| x.state != JobState::Succeeded)
+            .map(|x| x.count)
+            .sum::<i64>(),
+        0
+    );
     db.cleanup().await;
 }
 
@@ -61,7 +129,11 @@ async fn a_batch_is_all_or_nothing_at_the_store_too() {
     let s = &db.store;
     // The tenant does not exist: the foreign key refuses the first insert and nothing stays.
     let ghost = TenantId::parse("ghost").unwrap();
-    assert!(accept_events(s, &ghost, &events(&["e1", "e2"]), Millis(1)).await.is_err());
+    assert!(
+        accept_events(s, &ghost, &events(&["e1", "e2"]), Millis(1))
+            .await
+            .is_err()
+    );
     assert_eq!(s.routing_stats(&ghost).await.unwrap().total, 0);
     assert!(s.list_jobs(None, 10).await.unwrap().is_empty());
     db.cleanup().await;

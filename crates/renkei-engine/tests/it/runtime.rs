@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use renkei_core::Millis;
 use renkei_engine::jobs::BoxFuture;
-use renkei_engine::{Clock, Done, JobError, JobPayload, ManualClock, Registry, Runtime, WorkerConfig};
+use renkei_engine::{
+    Clock, Done, JobError, JobPayload, ManualClock, Registry, Runtime, WorkerConfig,
+};
 use renkei_store::queue::{ConcurrencyKey, JobState, NewJob};
 use renkei_store::testing::TestDb;
 use serde::{Deserialize, Serialize};
@@ -35,12 +37,21 @@ impl JobPayload for Step {
     const MAX_ATTEMPTS: i64 = 3;
 
     fn concurrency(&self) -> Option<ConcurrencyKey> {
-        self.key.clone().map(|(key, limit)| ConcurrencyKey { key, limit })
+        self.key
+            .clone()
+            .map(|(key, limit)| ConcurrencyKey { key, limit })
     }
 }
 
 fn step(n: i64) -> Step {
-    Step { n, fail_times: 0, retry_after_ms: None, sleep_ms: 0, key: None, panic: false }
+    Step {
+        n,
+        fail_times: 0,
+        retry_after_ms: None,
+        sleep_ms: 0,
+        key: None,
+        panic: false,
+    }
 }
 
 #[derive(Default)]
@@ -103,7 +114,10 @@ async fn enqueue(db: &TestDb, s: &Step, now: Millis) -> i64 {
 async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut f: F) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !f().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -113,23 +127,51 @@ async fn retries_honour_not_before_and_backoff_then_die() {
     let db = TestDb::new().await;
     let log = Arc::new(Log::default());
     let clock = ManualClock::at(1_000_000);
-    let rt = Runtime::with_clock(db.store.clone(), registry(log.clone()), fast_config(), Arc::new(clock.clone()));
+    let rt = Runtime::with_clock(
+        db.store.clone(),
+        registry(log.clone()),
+        fast_config(),
+        Arc::new(clock.clone()),
+    );
 
     // A handler-set not-before (a provider's Retry-After) wins over the backoff.
-    let a = enqueue(&db, &Step { fail_times: 1, retry_after_ms: Some(5_000), ..step(1) }, clock.now()).await;
+    let a = enqueue(
+        &db,
+        &Step {
+            fail_times: 1,
+            retry_after_ms: Some(5_000),
+            ..step(1)
+        },
+        clock.now(),
+    )
+    .await;
     assert_eq!(rt.run_until_idle().await.unwrap(), 1);
     let rec = db.store.get_job(a).await.unwrap().unwrap();
-    assert_eq!((rec.state, rec.run_at), (JobState::Pending, Millis(1_005_000)));
+    assert_eq!(
+        (rec.state, rec.run_at),
+        (JobState::Pending, Millis(1_005_000))
+    );
     assert_eq!(rec.last_error.as_deref(), Some("scripted failure 1"));
     clock.advance_ms(4_999);
     assert_eq!(rt.run_until_idle().await.unwrap(), 0, "not before its time");
     clock.advance_ms(1);
     assert_eq!(rt.run_until_idle().await.unwrap(), 1);
-    assert_eq!(db.store.get_job(a).await.unwrap().unwrap().state, JobState::Succeeded);
+    assert_eq!(
+        db.store.get_job(a).await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
 
     // Without one, exponential backoff with jitter: attempt n waits between half and all of
     // base * 2^(n-1).
-    let b = enqueue(&db, &Step { fail_times: 10, ..step(2) }, clock.now()).await;
+    let b = enqueue(
+        &db,
+        &Step {
+            fail_times: 10,
+            ..step(2)
+        },
+        clock.now(),
+    )
+    .await;
     for attempt in 1..=3 {
         let before = clock.now();
         assert_eq!(rt.run_until_idle().await.unwrap(), 1);
@@ -137,7 +179,10 @@ async fn retries_honour_not_before_and_backoff_then_die() {
         if attempt < 3 {
             let nominal = 1_000 * (1 << (attempt - 1));
             let wait = rec.run_at.0 - before.0;
-            assert!((nominal / 2..=nominal).contains(&wait), "attempt {attempt}: waited {wait} ms");
+            assert!(
+                (nominal / 2..=nominal).contains(&wait),
+                "attempt {attempt}: waited {wait} ms"
+            );
             clock.advance_ms(wait);
         } else {
             assert_eq!(rec.state, JobState::Dead, "dead after MAX_ATTEMPTS");
@@ -156,15 +201,35 @@ async fn a_panicking_handler_is_retried_not_lost() {
     let db = TestDb::new().await;
     let log = Arc::new(Log::default());
     let clock = ManualClock::at(0);
-    let rt = Runtime::with_clock(db.store.clone(), registry(log.clone()), fast_config(), Arc::new(clock.clone()));
-    let id = enqueue(&db, &Step { panic: true, ..step(1) }, clock.now()).await;
+    let rt = Runtime::with_clock(
+        db.store.clone(),
+        registry(log.clone()),
+        fast_config(),
+        Arc::new(clock.clone()),
+    );
+    let id = enqueue(
+        &db,
+        &Step {
+            panic: true,
+            ..step(1)
+        },
+        clock.now(),
+    )
+    .await;
     rt.run_until_idle().await.unwrap();
     let rec = db.store.get_job(id).await.unwrap().unwrap();
     assert_eq!(rec.state, JobState::Pending);
-    assert!(rec.last_error.unwrap().contains("handler panicked: scripted panic"));
+    assert!(
+        rec.last_error
+            .unwrap()
+            .contains("handler panicked: scripted panic")
+    );
     clock.advance_ms(10_000);
     rt.run_until_idle().await.unwrap();
-    assert_eq!(db.store.get_job(id).await.unwrap().unwrap().state, JobState::Succeeded);
+    assert_eq!(
+        db.store.get_job(id).await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
     db.cleanup().await;
 }
 
@@ -188,9 +253,14 @@ impl JobPayload for Greet {
         use renkei_engine::jobs::DecodeError;
         let bad = |e: serde_json::Error| DecodeError::Invalid(e.to_string());
         match version {
-            1 => serde_json::from_str::<GreetV1>(json).map(|v| Greet { recipient: v.to }).map_err(bad),
+            1 => serde_json::from_str::<GreetV1>(json)
+                .map(|v| Greet { recipient: v.to })
+                .map_err(bad),
             2 => serde_json::from_str(json).map_err(bad),
-            v => Err(DecodeError::UnknownVersion { version: v, newest: Self::VERSION }),
+            v => Err(DecodeError::UnknownVersion {
+                version: v,
+                newest: Self::VERSION,
+            }),
         }
     }
 }
@@ -219,23 +289,60 @@ async fn payload_versions_upgrade_and_unknown_ones_wait() {
         concurrency: None,
         tenant: None,
     };
-    let v1 = db.store.enqueue_one(&raw(1, r#"{"to":"old"}"#, "greet"), Millis(0)).await.unwrap();
-    let v2 = db.store.enqueue_one(&Greet { recipient: "new".into() }.to_job(Millis(0)), Millis(0)).await.unwrap();
-    let v3 = db.store.enqueue_one(&raw(3, r#"{"x":1}"#, "greet"), Millis(0)).await.unwrap();
-    let unknown = db.store.enqueue_one(&raw(1, "{}", "from_the_future"), Millis(0)).await.unwrap();
-    let broken = db.store.enqueue_one(&raw(2, r#"{"recipient":5}"#, "greet"), Millis(0)).await.unwrap();
+    let v1 = db
+        .store
+        .enqueue_one(&raw(1, r#"{"to":"old"}"#, "greet"), Millis(0))
+        .await
+        .unwrap();
+    let v2 = db
+        .store
+        .enqueue_one(
+            &Greet {
+                recipient: "new".into(),
+            }
+            .to_job(Millis(0)),
+            Millis(0),
+        )
+        .await
+        .unwrap();
+    let v3 = db
+        .store
+        .enqueue_one(&raw(3, r#"{"x":1}"#, "greet"), Millis(0))
+        .await
+        .unwrap();
+    let unknown = db
+        .store
+        .enqueue_one(&raw(1, "{}", "from_the_future"), Millis(0))
+        .await
+        .unwrap();
+    let broken = db
+        .store
+        .enqueue_one(&raw(2, r#"{"recipient":5}"#, "greet"), Millis(0))
+        .await
+        .unwrap();
     rt.run_until_idle().await.unwrap();
     assert_eq!(*seen.lock().unwrap(), ["old", "new"]);
     for id in [v1, v2] {
-        assert_eq!(db.store.get_job(id).await.unwrap().unwrap().state, JobState::Succeeded);
+        assert_eq!(
+            db.store.get_job(id).await.unwrap().unwrap().state,
+            JobState::Succeeded
+        );
     }
     for id in [v3, unknown] {
         let rec = db.store.get_job(id).await.unwrap().unwrap();
-        assert_eq!((rec.state, rec.attempts), (JobState::Pending, 0), "a newer release's job waits, spending nothing");
+        assert_eq!(
+            (rec.state, rec.attempts),
+            (JobState::Pending, 0),
+            "a newer release's job waits, spending nothing"
+        );
         assert_eq!(rec.run_at, Millis(60_000));
     }
     let rec = db.store.get_job(broken).await.unwrap().unwrap();
-    assert_eq!(rec.state, JobState::Dead, "a payload that cannot decode will never decode");
+    assert_eq!(
+        rec.state,
+        JobState::Dead,
+        "a payload that cannot decode will never decode"
+    );
     assert!(rec.last_error.unwrap().contains("payload does not decode"));
     db.cleanup().await;
 }
@@ -247,25 +354,67 @@ async fn started_runtime_respects_key_limits_and_fifo() {
     let rt = Runtime::new(db.store.clone(), registry(log.clone()), fast_config());
     let now = Millis::now();
     for n in 0..12 {
-        enqueue(&db, &Step { sleep_ms: 15, key: Some(("conn:a".into(), 2)), ..step(n) }, now).await;
+        enqueue(
+            &db,
+            &Step {
+                sleep_ms: 15,
+                key: Some(("conn:a".into(), 2)),
+                ..step(n)
+            },
+            now,
+        )
+        .await;
     }
     for n in 100..106 {
         let fail_times = if n == 101 { 1 } else { 0 };
-        enqueue(&db, &Step { sleep_ms: 5, fail_times, retry_after_ms: Some(50), key: Some(("record:x".into(), 1)), ..step(n) }, now).await;
+        enqueue(
+            &db,
+            &Step {
+                sleep_ms: 5,
+                fail_times,
+                retry_after_ms: Some(50),
+                key: Some(("record:x".into(), 1)),
+                ..step(n)
+            },
+            now,
+        )
+        .await;
     }
     for n in 200..210 {
-        enqueue(&db, &Step { sleep_ms: 10, ..step(n) }, now).await;
+        enqueue(
+            &db,
+            &Step {
+                sleep_ms: 10,
+                ..step(n)
+            },
+            now,
+        )
+        .await;
     }
     let handle = rt.start();
     rt.wake().notify();
-    wait_until("all jobs to finish", async || log.order.lock().unwrap().len() == 28).await;
+    wait_until("all jobs to finish", async || {
+        log.order.lock().unwrap().len() == 28
+    })
+    .await;
     handle.shutdown().await;
     let max = log.max_in_flight.lock().unwrap().clone();
     assert!(max["conn:a"] <= 2, "conn:a had {} in flight", max["conn:a"]);
     assert_eq!(max["record:x"], 1);
     assert!(max[""] > 1, "unkeyed jobs run in parallel");
-    let fifo: Vec<i64> = log.order.lock().unwrap().iter().copied().filter(|n| (100..200).contains(n)).collect();
-    assert_eq!(fifo, [100, 101, 102, 103, 104, 105], "FIFO within a key, even across a retry");
+    let fifo: Vec<i64> = log
+        .order
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|n| (100..200).contains(n))
+        .collect();
+    assert_eq!(
+        fifo,
+        [100, 101, 102, 103, 104, 105],
+        "FIFO within a key, even across a retry"
+    );
     db.cleanup().await;
 }
 
@@ -275,15 +424,41 @@ async fn graceful_shutdown_finishes_short_jobs_and_hands_back_long_ones() {
     let log = Arc::new(Log::default());
     let rt = Runtime::new(db.store.clone(), registry(log.clone()), fast_config());
     let now = Millis::now();
-    let short = enqueue(&db, &Step { sleep_ms: 100, ..step(1) }, now).await;
-    let long = enqueue(&db, &Step { sleep_ms: 30_000, ..step(2) }, now).await;
+    let short = enqueue(
+        &db,
+        &Step {
+            sleep_ms: 100,
+            ..step(1)
+        },
+        now,
+    )
+    .await;
+    let long = enqueue(
+        &db,
+        &Step {
+            sleep_ms: 30_000,
+            ..step(2)
+        },
+        now,
+    )
+    .await;
     let handle = rt.start();
-    wait_until("both jobs to start", async || log.runs.load(Ordering::SeqCst) == 2).await;
+    wait_until("both jobs to start", async || {
+        log.runs.load(Ordering::SeqCst) == 2
+    })
+    .await;
     let report = handle.shutdown().await;
     assert_eq!(report.released, 1);
-    assert_eq!(db.store.get_job(short).await.unwrap().unwrap().state, JobState::Succeeded);
+    assert_eq!(
+        db.store.get_job(short).await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
     let rec = db.store.get_job(long).await.unwrap().unwrap();
-    assert_eq!((rec.state, rec.attempts), (JobState::Pending, 0), "the interrupted attempt does not count");
+    assert_eq!(
+        (rec.state, rec.attempts),
+        (JobState::Pending, 0),
+        "the interrupted attempt does not count"
+    );
     db.cleanup().await;
 }
 
@@ -294,11 +469,18 @@ async fn a_dead_workers_jobs_run_again_after_the_lease() {
     let now = Millis::now();
     let id = enqueue(&db, &step(7), now).await;
     // A worker claims the job and dies: nobody heartbeats or completes it.
-    let claimed = db.store.claim_jobs("dead-worker", 1, now.plus_ms(300), now).await.unwrap();
+    let claimed = db
+        .store
+        .claim_jobs("dead-worker", 1, now.plus_ms(300), now)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     let rt = Runtime::new(db.store.clone(), registry(log.clone()), fast_config());
     let handle = rt.start();
-    wait_until("the job to run elsewhere", async || log.order.lock().unwrap().contains(&7)).await;
+    wait_until("the job to run elsewhere", async || {
+        log.order.lock().unwrap().contains(&7)
+    })
+    .await;
     handle.shutdown().await;
     let rec = db.store.get_job(id).await.unwrap().unwrap();
     assert_eq!((rec.state, rec.attempts), (JobState::Succeeded, 2));
@@ -309,14 +491,32 @@ async fn a_dead_workers_jobs_run_again_after_the_lease() {
 async fn heartbeats_keep_long_jobs_leased() {
     let db = TestDb::new().await;
     let log = Arc::new(Log::default());
-    let config = WorkerConfig { lease: Duration::from_millis(300), ..fast_config() };
+    let config = WorkerConfig {
+        lease: Duration::from_millis(300),
+        ..fast_config()
+    };
     let rt = Runtime::new(db.store.clone(), registry(log.clone()), config);
-    let id = enqueue(&db, &Step { sleep_ms: 1_200, ..step(1) }, Millis::now()).await;
+    let id = enqueue(
+        &db,
+        &Step {
+            sleep_ms: 1_200,
+            ..step(1)
+        },
+        Millis::now(),
+    )
+    .await;
     let handle = rt.start();
-    wait_until("the long job to finish", async || log.order.lock().unwrap().len() == 1).await;
+    wait_until("the long job to finish", async || {
+        log.order.lock().unwrap().len() == 1
+    })
+    .await;
     handle.shutdown().await;
     let rec = db.store.get_job(id).await.unwrap().unwrap();
-    assert_eq!((rec.state, rec.attempts), (JobState::Succeeded, 1), "never re-leased while running");
+    assert_eq!(
+        (rec.state, rec.attempts),
+        (JobState::Succeeded, 1),
+        "never re-leased while running"
+    );
     assert_eq!(log.runs.load(Ordering::SeqCst), 1);
     db.cleanup().await;
 }

@@ -40,9 +40,10 @@ pub struct EventInput {
 
 fn batch_error(e: BatchError) -> ApiError {
     match e {
-        BatchError::NotAnEventOrArray => {
-            ApiError::unprocessable("invalid_body", "expected an event object or an array of event objects")
-        }
+        BatchError::NotAnEventOrArray => ApiError::unprocessable(
+            "invalid_body",
+            "expected an event object or an array of event objects",
+        ),
         BatchError::Empty => ApiError::unprocessable("empty_batch", "the array holds no events"),
         BatchError::TooLarge { len } => ApiError::unprocessable(
             "batch_too_large",
@@ -57,7 +58,11 @@ fn batch_error(e: BatchError) -> ApiError {
                 (false, true) => place,
                 (false, false) => format!("{place}.{}", first.path),
             };
-            let more = if total > 1 { format!(" (and {} more)", total - 1) } else { String::new() };
+            let more = if total > 1 {
+                format!(" (and {} more)", total - 1)
+            } else {
+                String::new()
+            };
             let message = if place.is_empty() {
                 format!("{}{more}; nothing was stored", first.message)
             } else {
@@ -91,15 +96,24 @@ pub async fn post_events(
     if !state.store.tenant_exists(&tenant).await? {
         return Err(crate::routes::tenants::tenant_not_found(&raw));
     }
-    let done = renkei_engine::intake::accept_events(&state.store, &tenant, &events, Millis::now()).await?;
+    let done =
+        renkei_engine::intake::accept_events(&state.store, &tenant, &events, Millis::now()).await?;
     if !done.accepted.is_empty() {
         state.wake.notify();
     }
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
-            accepted: done.accepted.into_iter().map(EventId::into_string).collect(),
-            duplicates: done.duplicates.into_iter().map(EventId::into_string).collect(),
+            accepted: done
+                .accepted
+                .into_iter()
+                .map(EventId::into_string)
+                .collect(),
+            duplicates: done
+                .duplicates
+                .into_iter()
+                .map(EventId::into_string)
+                .collect(),
         }),
     ))
 }
@@ -149,12 +163,14 @@ pub async fn get_event(
     PathParams((raw, event)): PathParams<(String, String)>,
 ) -> Result<Json<EventView>, ApiError> {
     let tenant = require_tenant(&state, &caller, &raw).await?;
-    let id = EventId::parse(&event).map_err(|e| ApiError::bad_request("invalid_event_id", e.to_string()))?;
-    let ev = state
-        .store
-        .get_event(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event_not_found", format!("tenant {raw:?} has no event {event:?}")))?;
+    let id = EventId::parse(&event)
+        .map_err(|e| ApiError::bad_request("invalid_event_id", e.to_string()))?;
+    let ev = state.store.get_event(&tenant, &id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "event_not_found",
+            format!("tenant {raw:?} has no event {event:?}"),
+        )
+    })?;
     let deliveries = state.store.list_event_deliveries(&tenant, ev.seq).await?;
     Ok(Json(EventView {
         id: ev.id.into_string(),

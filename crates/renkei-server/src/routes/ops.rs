@@ -23,8 +23,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unreachable", "the database does not answer")
-                .into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unreachable",
+                "the database does not answer",
+            )
+            .into_response()
         }
     }
 }

@@ -60,7 +60,8 @@ impl From<Tenant> for TenantView {
 }
 
 fn invalid(field: &str, message: String) -> ApiError {
-    ApiError::unprocessable("invalid_field", format!("{field}: {message}")).with_details(serde_json::json!({"path": field}))
+    ApiError::unprocessable("invalid_field", format!("{field}: {message}"))
+        .with_details(serde_json::json!({"path": field}))
 }
 
 /// Creates or replaces a tenant.
@@ -82,19 +83,41 @@ pub async fn put_tenant(
     }
     let region = input.default_region.unwrap_or_else(|| "JP".into());
     if region.len() != 2 || !region.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(invalid("default_region", format!("expected an ISO 3166-1 alpha-2 code such as JP or US, found {region:?}")));
+        return Err(invalid(
+            "default_region",
+            format!("expected an ISO 3166-1 alpha-2 code such as JP or US, found {region:?}"),
+        ));
     }
     let locale = input.locale.unwrap_or_else(|| "ja".into());
     if !matches!(locale.as_str(), "ja" | "en") {
-        return Err(invalid("locale", format!("expected \"ja\" or \"en\", found {locale:?}")));
+        return Err(invalid(
+            "locale",
+            format!("expected \"ja\" or \"en\", found {locale:?}"),
+        ));
     }
     let time_zone = input.time_zone.unwrap_or_else(|| "Asia/Tokyo".into());
     if jiff::tz::TimeZone::get(&time_zone).is_err() {
-        return Err(invalid("time_zone", format!("unknown IANA time zone {time_zone:?}")));
+        return Err(invalid(
+            "time_zone",
+            format!("unknown IANA time zone {time_zone:?}"),
+        ));
     }
-    let (t, created) =
-        state.store.put_tenant(&tenant, &display_name, &region, &locale, &time_zone, Millis::now()).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let (t, created) = state
+        .store
+        .put_tenant(
+            &tenant,
+            &display_name,
+            &region,
+            &locale,
+            &time_zone,
+            Millis::now(),
+        )
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(TenantView::from(t))).into_response())
 }
 
@@ -107,15 +130,26 @@ pub async fn get_tenant(
     PathParams(raw): PathParams<String>,
 ) -> Result<Json<TenantView>, ApiError> {
     let tenant = caller.tenant(&raw)?;
-    let t = state.store.get_tenant(&tenant).await?.ok_or_else(|| tenant_not_found(&raw))?;
+    let t = state
+        .store
+        .get_tenant(&tenant)
+        .await?
+        .ok_or_else(|| tenant_not_found(&raw))?;
     Ok(Json(t.into()))
 }
 
 pub(crate) fn tenant_not_found(raw: &str) -> ApiError {
-    ApiError::not_found("tenant_not_found", format!("tenant {raw:?} does not exist; create it with PUT /v1/tenants/{raw}"))
+    ApiError::not_found(
+        "tenant_not_found",
+        format!("tenant {raw:?} does not exist; create it with PUT /v1/tenants/{raw}"),
+    )
 }
 
-pub(crate) async fn require_tenant(state: &AppState, caller: &Caller, raw: &str) -> Result<renkei_core::TenantId, ApiError> {
+pub(crate) async fn require_tenant(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<renkei_core::TenantId, ApiError> {
     let tenant = caller.tenant(raw)?;
     if !state.store.tenant_exists(&tenant).await? {
         return Err(tenant_not_found(raw));
@@ -174,8 +208,15 @@ pub async fn put_member(
     if name.chars().count() > 200 {
         return Err(invalid("display_name", "at most 200 characters".into()));
     }
-    let (m, created) = state.store.put_member(&tenant, &member, &input.email, &name, Millis::now()).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let (m, created) = state
+        .store
+        .put_member(&tenant, &member, &input.email, &name, Millis::now())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(MemberView::from(m))).into_response())
 }
 
@@ -189,11 +230,12 @@ pub async fn get_member(
 ) -> Result<Json<MemberView>, ApiError> {
     let tenant = require_tenant(&state, &caller, &raw).await?;
     let id = member_id(&member)?;
-    let m = state
-        .store
-        .get_member(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member_not_found", format!("member {member:?} does not exist in tenant {raw:?}")))?;
+    let m = state.store.get_member(&tenant, &id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "member_not_found",
+            format!("member {member:?} does not exist in tenant {raw:?}"),
+        )
+    })?;
     Ok(Json(m.into()))
 }
 
@@ -210,7 +252,10 @@ pub async fn delete_member(
     if state.store.delete_member(&tenant, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("member_not_found", format!("member {member:?} does not exist in tenant {raw:?}")))
+        Err(ApiError::not_found(
+            "member_not_found",
+            format!("member {member:?} does not exist in tenant {raw:?}"),
+        ))
     }
 }
 
@@ -243,14 +288,23 @@ pub async fn list_members(
     let tenant = require_tenant(&state, &caller, &raw).await?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and 500, found {limit}")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and 500, found {limit}"),
+        ));
     }
-    let mut members = state.store.list_members(&tenant, q.cursor.as_deref(), limit + 1).await?;
+    let mut members = state
+        .store
+        .list_members(&tenant, q.cursor.as_deref(), limit + 1)
+        .await?;
     let next_cursor = if members.len() as i64 > limit {
         members.truncate(limit as usize);
         members.last().map(|m| m.id.as_str().to_owned())
     } else {
         None
     };
-    Ok(Json(MemberPage { members: members.into_iter().map(Into::into).collect(), next_cursor }))
+    Ok(Json(MemberPage {
+        members: members.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
 }

@@ -26,7 +26,9 @@ impl TestApp {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
-            secret_key_file: db.scratch_dir().join(format!("renkei-{}.key", fastrand::u64(..))),
+            secret_key_file: db
+                .scratch_dir()
+                .join(format!("renkei-{}.key", fastrand::u64(..))),
             ..Config::default()
         };
         config.worker.poll_interval_ms = 50;
@@ -35,16 +37,29 @@ impl TestApp {
         tweak(&mut config);
         let app = renkei_server::start(&config).await.expect("renkei starts");
         let key = NewApiKey::generate().unwrap();
-        db.store.create_api_key(&key.id, "test", &key.hash, None, Millis::now()).await.unwrap();
+        db.store
+            .create_api_key(&key.id, "test", &key.hash, None, Millis::now())
+            .await
+            .unwrap();
         let base = format!("http://{}", app.addr.unwrap());
-        Self { base, key: key.token.expose().clone(), http: reqwest::Client::new(), db, app }
+        Self {
+            base,
+            key: key.token.expose().clone(),
+            http: reqwest::Client::new(),
+            db,
+            app,
+        }
     }
 
     /// A key limited to one tenant.
     pub async fn scoped_key(&self, tenant: &str) -> String {
         let key = NewApiKey::generate().unwrap();
         let t = renkei_core::TenantId::parse(tenant).unwrap();
-        self.db.store.create_api_key(&key.id, "scoped", &key.hash, Some(&t), Millis::now()).await.unwrap();
+        self.db
+            .store
+            .create_api_key(&key.id, "scoped", &key.hash, Some(&t), Millis::now())
+            .await
+            .unwrap();
         key.token.expose().clone()
     }
 
@@ -53,7 +68,10 @@ impl TestApp {
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let req = self.http.request(method.parse().unwrap(), self.url(path)).bearer_auth(&self.key);
+        let req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(&self.key);
         let req = match body {
             Some(b) => req.json(&b),
             None => req,
@@ -61,11 +79,20 @@ impl TestApp {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn put_tenant(&self, tenant: &str) {
-        let (s, b) = self.send("PUT", &format!("/v1/tenants/{tenant}"), Some(serde_json::json!({}))).await;
+        let (s, b) = self
+            .send(
+                "PUT",
+                &format!("/v1/tenants/{tenant}"),
+                Some(serde_json::json!({})),
+            )
+            .await;
         assert!(s == 201 || s == 200, "{s} {b}");
     }
 
@@ -73,7 +100,10 @@ impl TestApp {
     pub async fn eventually<F: AsyncFnMut() -> bool>(&self, what: &str, mut f: F) {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while !f().await {
-            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -15,7 +15,11 @@ async fn keys_are_created_listed_and_revoked() {
     assert!(!list.contains(&token), "secrets are never listed");
     run(&db, &["keys", "revoke", id]).await;
     assert!(run(&db, &["keys", "list"]).await.contains("revoked"));
-    let out = renkei(&db).args(["keys", "revoke", id]).output().await.unwrap();
+    let out = renkei(&db)
+        .args(["keys", "revoke", id])
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no active key"));
     db.cleanup().await;
@@ -27,22 +31,48 @@ async fn events_send_posts_a_file() {
     let key = create_key(&db).await;
     let server = serve(&db, &[]).await;
     let http = reqwest::Client::new();
-    http.put(server.url("/v1/tenants/acme")).bearer_auth(&key).json(&serde_json::json!({})).send().await.unwrap();
+    http.put(server.url("/v1/tenants/acme"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("events.jsonl");
     let lines: Vec<String> = (0..5).map(|i| call(&format!("f{i}")).to_string()).collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
     let base = server.base.clone().unwrap();
-    let args = ["events", "send", "acme", file.to_str().unwrap(), "--url", &base, "--api-key", &key, "--batch", "2"];
+    let args = [
+        "events",
+        "send",
+        "acme",
+        file.to_str().unwrap(),
+        "--url",
+        &base,
+        "--api-key",
+        &key,
+        "--batch",
+        "2",
+    ];
     let out = run(&db, &args).await;
-    assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap(), serde_json::json!({"accepted": 5, "duplicates": 0}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap(),
+        serde_json::json!({"accepted": 5, "duplicates": 0})
+    );
     let again = run(&db, &args).await;
-    assert_eq!(serde_json::from_str::<serde_json::Value>(again.trim()).unwrap()["duplicates"], 5);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(again.trim()).unwrap()["duplicates"],
+        5
+    );
     // A refused batch is reported with the server's reason.
     std::fs::write(&file, r#"[{"id": "x", "type": "nope"}]"#).unwrap();
     let out = renkei(&db).args(args).output().await.unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refused (422"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused (422"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     server.terminate().await;
     db.cleanup().await;
 }
@@ -53,14 +83,30 @@ async fn bad_configuration_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("renkei.toml");
     std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nworkers = 3\n").unwrap();
-    let out = renkei(&db).args(["--config", cfg.to_str().unwrap(), "migrate"]).output().await.unwrap();
+    let out = renkei(&db)
+        .args(["--config", cfg.to_str().unwrap(), "migrate"])
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field `workers`"), "{err}");
-    let out = renkei(&db).env("RENKEI_SECRET_KEY", "short").args(["serve", "--listen", "127.0.0.1:0"]).output().await.unwrap();
+    let out = renkei(&db)
+        .env("RENKEI_SECRET_KEY", "short")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("RENKEI_SECRET_KEY is invalid"));
-    let out = renkei(&db).args(["--database-url", "mysql://x", "migrate"]).output().await.unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a URL starting with sqlite:// or postgres://"));
+    let out = renkei(&db)
+        .args(["--database-url", "mysql://x", "migrate"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("expected a URL starting with sqlite:// or postgres://")
+    );
     db.cleanup().await;
 }

@@ -22,7 +22,11 @@ pub fn renkei(db: &TestDb) -> Command {
 /// Runs a short command to completion and returns its stdout.
 pub async fn run(db: &TestDb, args: &[&str]) -> String {
     let out = renkei(db).args(args).output().await.expect("renkei runs");
-    assert!(out.status.success(), "renkei {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "renkei {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -34,7 +38,10 @@ pub struct Server {
 
 pub async fn serve(db: &TestDb, extra: &[&str]) -> Server {
     let mut cmd = renkei(db);
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra).stderr(Stdio::piped()).stdout(Stdio::null());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
     let mut child = cmd.spawn().expect("renkei serve starts");
     let stderr = child.stderr.take().expect("stderr is piped");
     let mut lines = BufReader::new(stderr).lines();
@@ -71,8 +78,13 @@ impl Server {
     /// SIGTERM, then wait for a clean exit.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("running");
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("exits on SIGTERM").expect("wait")
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits on SIGTERM")
+            .expect("wait")
     }
 }
 
@@ -91,7 +103,10 @@ pub fn call(id: &str) -> serde_json::Value {
 pub async fn eventually<F: AsyncFnMut() -> bool>(what: &str, secs: u64, mut f: F) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     while !f().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
