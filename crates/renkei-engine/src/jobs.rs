@@ -136,6 +136,20 @@ pub trait Handler: Send + Sync + 'static {
     fn run<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, Result<Done, JobError>>;
 }
 
+/// A function handling jobs of payload type `P`: what [`Registry::register`] takes.
+pub trait HandlerFn<P>:
+    for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>> + Send + Sync + 'static
+{
+}
+
+impl<P, F> HandlerFn<P> for F where
+    F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>>
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 struct Typed<P, F> {
     f: F,
     _p: std::marker::PhantomData<fn() -> P>,
@@ -144,10 +158,7 @@ struct Typed<P, F> {
 impl<P, F> Handler for Typed<P, F>
 where
     P: JobPayload,
-    F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>>
-        + Send
-        + Sync
-        + 'static,
+    F: HandlerFn<P>,
 {
     fn run<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, Result<Done, JobError>> {
         match P::decode(ctx.job.payload_version, &ctx.job.payload) {
@@ -183,10 +194,7 @@ impl Registry {
     pub fn register<P, F>(&mut self, f: F) -> &mut Self
     where
         P: JobPayload,
-        F: for<'a> Fn(JobContext<'a>, P) -> BoxFuture<'a, Result<Done, JobError>>
-            + Send
-            + Sync
-            + 'static,
+        F: HandlerFn<P>,
     {
         self.handlers.insert(
             P::KIND,
