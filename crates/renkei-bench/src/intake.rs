@@ -75,8 +75,7 @@ struct IntakeResult {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    if args.requests == 0 || args.batches == 0 || args.batch_events == 0 || args.concurrency == 0
-    {
+    if args.requests == 0 || args.batches == 0 || args.batch_events == 0 || args.concurrency == 0 {
         bail!("--requests, --batches, --batch-events and --concurrency must be at least 1");
     }
     let client = reqwest::Client::builder()
@@ -123,7 +122,10 @@ async fn measure(args: &Args, server: &Server, client: &reqwest::Client) -> anyh
     let warmup = u64::try_from(args.concurrency).unwrap_or(u64::MAX);
     let warm = drive(&target, args.concurrency, warmup, 1, "w").await?;
     if warm.errors > 0 {
-        bail!("the warm-up requests failed; first errors: {:?}", warm.shown);
+        bail!(
+            "the warm-up requests failed; first errors: {:?}",
+            warm.shown
+        );
     }
 
     eprintln!(
@@ -194,7 +196,10 @@ impl Phase {
             eprintln!("{bench}: error: {error}");
         }
         if self.errors > 0 {
-            eprintln!("{bench}: {} of {} requests failed", self.errors, self.requests);
+            eprintln!(
+                "{bench}: {} of {} requests failed",
+                self.errors, self.requests
+            );
         }
         let events_per_sec = rate(self.ok * self.events_per_request, self.elapsed);
         let requests_per_sec = rate(self.ok, self.elapsed);
@@ -247,7 +252,15 @@ async fn drive(
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let clients: Vec<_> = (0..concurrency)
-        .map(|_| tokio::spawn(client_loop(target.clone(), next.clone(), requests, per_request, tag)))
+        .map(|_| {
+            tokio::spawn(client_loop(
+                target.clone(),
+                next.clone(),
+                requests,
+                per_request,
+                tag,
+            ))
+        })
         .collect();
     let mut phase = Phase {
         requests,

@@ -38,7 +38,7 @@ mod tests {
 
     #[test]
     fn rounds_and_rates() {
-        assert_eq!(round(3.14159, 2), 3.14);
+        assert_eq!(round(1.23456, 2), 1.23);
         assert_eq!(rate(10_000, Duration::from_secs(2)), 5000.0);
         assert_eq!(rate(1, Duration::ZERO), 0.0);
     }

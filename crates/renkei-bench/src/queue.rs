@@ -100,7 +100,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn measure(store: &Store, args: &Args) -> anyhow::Result<QueueResult> {
-    store.migrate().await.context("migrating the bench database")?;
+    store
+        .migrate()
+        .await
+        .context("migrating the bench database")?;
     let backend = store.backend();
     let progress = Arc::new(Progress {
         runs: AtomicU64::new(0),
@@ -114,7 +117,11 @@ async fn measure(store: &Store, args: &Args) -> anyhow::Result<QueueResult> {
     };
     let runtime = Runtime::new(store.clone(), registry(progress.clone()), config);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
-    let mode = if args.prefill { "prefill" } else { "concurrent" };
+    let mode = if args.prefill {
+        "prefill"
+    } else {
+        "concurrent"
+    };
     eprintln!(
         "queue: {} jobs, {} workers, {} per enqueue transaction, {mode}, on {backend:?}",
         args.jobs, args.workers, args.enqueue_batch
@@ -267,10 +274,7 @@ async fn wait_until_done(
             return Ok(());
         }
         if count(JobState::Dead) > 0 || tokio::time::Instant::now() >= deadline {
-            bail!(
-                "jobs did not all succeed: queue: {}",
-                describe(&stats)
-            );
+            bail!("jobs did not all succeed: queue: {}", describe(&stats));
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -299,8 +303,13 @@ struct BenchDb {
 
 enum Scratch {
     /// Held only to delete the directory, and the database in it, when dropped.
-    Sqlite { _dir: tempfile::TempDir },
-    Postgres { admin_url: String, schema: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
 }
 
 impl BenchDb {

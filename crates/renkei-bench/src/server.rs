@@ -108,10 +108,10 @@ impl Server {
                 bail!("renkei serve exited before it was ready: {status}");
             }
             // Refused connections and non-200 answers both mean "not yet".
-            if let Ok(resp) = client.get(&url).send().await {
-                if resp.status() == reqwest::StatusCode::OK {
-                    return Ok(());
-                }
+            if let Ok(resp) = client.get(&url).send().await
+                && resp.status() == reqwest::StatusCode::OK
+            {
+                return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
                 bail!("renkei serve was not ready after {READY_TIMEOUT:?} ({url})");

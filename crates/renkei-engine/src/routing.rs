@@ -37,21 +37,21 @@ pub fn register(r: &mut Registry) {
 
 async fn route(ctx: JobContext<'_>, p: RouteEvent) -> Result<Done, JobError> {
     let store = ctx.store;
-    let Some(event) = store.get_event_by_seq(&p.tenant, p.event_seq).await? else {
-        // The tenant (and its events) was deleted after the job was queued: nothing to route.
-        return Ok(Done::Completed);
-    };
-    let note = format!(
-        "no connection applies: no connection of tenant {} has a recipe enabled for {} events",
-        p.tenant, event.event_type
-    );
     let now = ctx.now();
     let mut tx = store.begin().await?;
-    store
-        .mark_event_routed(&mut tx, &p.tenant, p.event_seq, &note, now)
+    // A missing event (its tenant was deleted after the job was queued) has nothing to route;
+    // the job still completes.
+    let routed = store
+        .mark_event_routed(&mut tx, &p.tenant, p.event_seq, NO_RECIPES, now)
         .await?;
     store.complete_job_in(&mut tx, &ctx.lease(), now).await?;
     tx.commit().await?;
-    metrics::counter!("renkei_events_routed_total", "deliveries" => "0").increment(1);
+    if let Some(event_type) = routed {
+        metrics::counter!("renkei_events_routed_total", "type" => event_type, "deliveries" => "0")
+            .increment(1);
+    }
     Ok(Done::CompletedInTx)
 }
+
+const NO_RECIPES: &str =
+    "no connection applies: no connection of this tenant has a recipe enabled for this event type";

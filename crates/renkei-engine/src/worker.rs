@@ -21,7 +21,7 @@ use futures_util::FutureExt as _;
 use renkei_core::Millis;
 use renkei_store::queue::{ClaimedJob, JobState, Lease};
 use renkei_store::{Store, StoreError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::clock::{Clock, SystemClock};
@@ -113,6 +113,15 @@ struct Inner {
     clock: Arc<dyn Clock>,
     wake: Wake,
     in_flight: Mutex<HashMap<i64, Lease>>,
+    /// While the claim loop runs: where successes of unkeyed jobs go to be recorded in
+    /// batches (see [`acknowledge`]). `None` in `run_until_idle`, which records each at once.
+    acks: Mutex<Option<mpsc::UnboundedSender<Ack>>>,
+}
+
+/// A success waiting to be recorded.
+struct Ack {
+    lease: Lease,
+    kind: String,
 }
 
 /// A worker runtime, before it is started.
@@ -163,6 +172,7 @@ impl Runtime {
             clock,
             wake: Wake::default(),
             in_flight: Mutex::new(HashMap::new()),
+            acks: Mutex::new(None),
         };
         Self {
             inner: Arc::new(inner),
@@ -234,6 +244,9 @@ fn lease_end(inner: &Inner, now: Millis) -> Millis {
 
 async fn claim_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> ShutdownReport {
     let mut tasks: JoinSet<()> = JoinSet::new();
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    *lock(&inner.acks) = Some(ack_tx);
+    let acker = tokio::spawn(acknowledge(inner.clone(), ack_rx));
     loop {
         while let Some(done) = tasks.try_join_next() {
             log_join(done);
@@ -298,6 +311,10 @@ async fn claim_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Shutd
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    // Every finished job has sent its ack; closing the channel lets the acknowledger record
+    // the last batch and stop, before the unfinished jobs are handed back.
+    lock(&inner.acks).take();
+    let _ = acker.await;
     let leftover: Vec<Lease> = inner
         .in_flight
         .lock()
@@ -315,6 +332,43 @@ async fn claim_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Shutd
     }
     tracing::info!(released = report.released, "worker stopped");
     report
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records successes in batches: it waits for one, then takes every other success already
+/// queued and writes them all with one statement. Under load this turns a write per job into a
+/// write per batch (SQLite has one writer connection, so writes are the queue's currency);
+/// when idle, a batch is a single job and nothing waits. A success not yet recorded when the
+/// process dies is like a crash just before completion: the lease expires and the job runs
+/// again, which at-least-once delivery already allows.
+async fn acknowledge(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Ack>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        let leases: Vec<Lease> = batch.iter().map(|a| a.lease.clone()).collect();
+        let recorded = inner.store.complete_jobs(&leases, inner.clock.now()).await;
+        let done: std::collections::HashSet<i64> = match &recorded {
+            Ok(ids) => ids.iter().copied().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = batch.len(),
+                    "could not record job successes; they run again when their leases expire");
+                Default::default()
+            }
+        };
+        let mut in_flight = lock(&inner.in_flight);
+        for ack in batch.drain(..) {
+            let outcome = match (&recorded, done.contains(&ack.lease.job_id)) {
+                (Ok(_), true) => "succeeded",
+                (Ok(_), false) => "lease_lost",
+                (Err(_), _) => "unrecorded",
+            };
+            metrics::counter!("renkei_jobs_total", "kind" => ack.kind, "outcome" => outcome)
+                .increment(1);
+            in_flight.remove(&ack.lease.job_id);
+        }
+    }
 }
 
 fn log_join(done: Result<(), tokio::task::JoinError>) {
@@ -421,6 +475,23 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) {
         now.plus_ms(i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4))
     };
     let recorded: Result<&'static str, StoreError> = match result {
+        Ok(Done::Completed) if lease.concurrency_key.is_none() => {
+            let acks = lock(&inner.acks).clone();
+            if let Some(acks) = acks {
+                metrics::histogram!("renkei_job_duration_seconds", "kind" => job.kind.clone())
+                    .record(started.elapsed().as_secs_f64());
+                match acks.send(Ack {
+                    lease: lease.clone(),
+                    kind: job.kind.clone(),
+                }) {
+                    // The acknowledger records it, counts it and forgets the lease.
+                    Ok(()) => return,
+                    Err(_) => store.complete_job(&lease, now).await.map(|()| "succeeded"),
+                }
+            } else {
+                store.complete_job(&lease, now).await.map(|()| "succeeded")
+            }
+        }
         Ok(Done::Completed) => store.complete_job(&lease, now).await.map(|()| "succeeded"),
         Ok(Done::CompletedInTx) => Ok("succeeded"),
         Err(JobError::Snooze { reason, until }) => store

@@ -49,6 +49,11 @@ impl StoreError {
         }
     }
 
+    /// Whether a foreign key refused the write (e.g. an event for a tenant that does not exist).
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation())
+    }
+
     /// Whether this is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())

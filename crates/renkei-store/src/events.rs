@@ -110,36 +110,57 @@ fn from_row(row: &impl DbRow) -> Result<StoredEvent, StoreError> {
 }
 
 impl Store {
-    /// Stores an event unless the tenant already has one with the same id. Returns its
-    /// sequence number when stored, `None` for a duplicate.
-    pub async fn insert_event(
+    /// Stores many events in one statement per 100, skipping ids the tenant already has.
+    /// Returns, in input order, each event's sequence number, or `None` for a duplicate.
+    pub async fn insert_events(
         &self,
         tx: &mut Tx,
         tenant: &TenantId,
-        event: &NewEvent<'_>,
+        events: &[NewEvent<'_>],
         now: Millis,
-    ) -> Result<Option<i64>, StoreError> {
-        on_tx!(tx, |conn| {
-            let row = sqlx::query(
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut seqs: std::collections::HashMap<String, i64> = Default::default();
+        for chunk in events.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 3 + i * 5;
+                    format!(
+                        "($1, ${}, ${}, ${}, ${}, ${}, $2, 'pending', 0)",
+                        b,
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4
+                    )
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO events (tenant_id, id, type, occurred_at, member_id, data, received_at,
                      routing_status, routing_runs)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0)
+                 VALUES {}
                  ON CONFLICT (tenant_id, id) DO NOTHING
-                 RETURNING seq",
-            )
-            .bind(tenant.as_str())
-            .bind(event.id.as_str())
-            .bind(event.event_type)
-            .bind(event.occurred_at.0)
-            .bind(event.member.map(MemberId::as_str))
-            .bind(&event.data)
-            .bind(now.0)
-            .fetch_optional(&mut *conn)
-            .await?;
-            row.map(|r| r.int("seq"))
-                .transpose()
-                .map_err(StoreError::from)
-        })
+                 RETURNING seq, id",
+                rows.join(", ")
+            );
+            on_tx!(tx, |conn| {
+                let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(now.0);
+                for e in chunk {
+                    q = q
+                        .bind(e.id.as_str())
+                        .bind(e.event_type)
+                        .bind(e.occurred_at.0)
+                        .bind(e.member.map(MemberId::as_str))
+                        .bind(&e.data);
+                }
+                for row in q.fetch_all(&mut *conn).await? {
+                    seqs.insert(row.text("id")?, row.int("seq")?);
+                }
+            });
+        }
+        Ok(events
+            .iter()
+            .map(|e| seqs.get(e.id.as_str()).copied())
+            .collect())
     }
 
     pub async fn get_event(
@@ -175,8 +196,7 @@ impl Store {
     }
 
     /// Records that an event was routed, inside the transaction that completes its routing
-    /// job. Returns the event as it was before this call, or `None` when the tenant has no
-    /// such event.
+    /// job. Returns the event's type, or `None` when the tenant has no such event.
     pub async fn mark_event_routed(
         &self,
         tx: &mut Tx,
@@ -184,33 +204,23 @@ impl Store {
         seq: i64,
         note: &str,
         now: Millis,
-    ) -> Result<Option<RoutingStatus>, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         on_tx!(tx, |conn| {
-            let before =
-                sqlx::query("SELECT routing_status FROM events WHERE tenant_id = $1 AND seq = $2")
-                    .bind(tenant.as_str())
-                    .bind(seq)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let Some(before) = before else {
-                return Ok(None);
-            };
-            let status = match before.text("routing_status")?.as_str() {
-                "routed" => RoutingStatus::Routed,
-                _ => RoutingStatus::Pending,
-            };
-            sqlx::query(
+            let row = sqlx::query(
                 "UPDATE events SET routing_status = 'routed', routing_note = $3,
                      routed_at = COALESCE(routed_at, $4), routing_runs = routing_runs + 1
-                 WHERE tenant_id = $1 AND seq = $2",
+                 WHERE tenant_id = $1 AND seq = $2
+                 RETURNING type",
             )
             .bind(tenant.as_str())
             .bind(seq)
             .bind(note)
             .bind(now.0)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            Ok(Some(status))
+            row.map(|r| r.text("type"))
+                .transpose()
+                .map_err(StoreError::from)
         })
     }
 

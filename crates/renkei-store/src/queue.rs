@@ -243,6 +243,64 @@ impl Store {
         })
     }
 
+    /// Enqueues many jobs inside the caller's transaction: those without a concurrency key
+    /// in one statement per 100, keyed ones one by one (they need admission under the key's
+    /// lock). Returns the ids in input order.
+    pub async fn enqueue_many(
+        &self,
+        tx: &mut Tx,
+        jobs: &[NewJob],
+        now: Millis,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(100) {
+            if chunk.iter().any(|j| j.concurrency.is_some()) {
+                for j in chunk {
+                    ids.push(self.enqueue(tx, j, now).await?);
+                }
+                continue;
+            }
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 2 + i * 6;
+                    let p: Vec<String> = (b..b + 6).map(|n| format!("${n}")).collect();
+                    format!(
+                        "({}, {}, {}, 'pending', 0, {}, {}, NULL, {}, $1, $1)",
+                        p[0], p[1], p[2], p[3], p[4], p[5]
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO jobs (kind, payload, payload_version, state, attempts, max_attempts, run_at,
+                     concurrency_key, tenant_id, created_at, updated_at)
+                 VALUES {}
+                 RETURNING id",
+                rows.join(", ")
+            );
+            on_tx!(tx, |conn| {
+                let mut q = sqlx::query(&sql).bind(now.0);
+                for j in chunk {
+                    q = q
+                        .bind(&j.kind)
+                        .bind(&j.payload)
+                        .bind(j.payload_version)
+                        .bind(j.max_attempts.max(1))
+                        .bind(j.run_at.0)
+                        .bind(j.tenant.as_ref().map(TenantId::as_str));
+                }
+                let mut chunk_ids = Vec::with_capacity(chunk.len());
+                for row in q.fetch_all(&mut *conn).await? {
+                    chunk_ids.push(row.int("id")?);
+                }
+                // Ids of one INSERT are assigned in VALUES order on both backends; RETURNING's
+                // order is not promised, so sorting restores it.
+                chunk_ids.sort_unstable();
+                ids.extend(chunk_ids);
+            });
+        }
+        Ok(ids)
+    }
+
     /// Enqueues a job in a transaction of its own.
     pub async fn enqueue_one(&self, job: &NewJob, now: Millis) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
@@ -259,14 +317,17 @@ impl Store {
         lease_until: Millis,
         now: Millis,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let lock = match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        // SQLite without ANALYZE statistics plans this on `jobs_by_state` and sorts every
+        // pending job (3 ms per claim at 20,000 pending instead of 15 µs), so it is pinned to
+        // the partial index made for it. PostgreSQL's planner has statistics and needs no pin.
+        let (index, lock) = match self.backend() {
+            Backend::Sqlite => ("INDEXED BY jobs_due", ""),
+            Backend::Postgres => ("", "FOR UPDATE SKIP LOCKED"),
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_until = $2,
                  updated_at = $3
-             WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND run_at <= $3
+             WHERE id IN (SELECT id FROM jobs {index} WHERE state = 'pending' AND run_at <= $3
                           ORDER BY run_at, id LIMIT $4 {lock})
              {CLAIM_RETURNING}"
         );
@@ -307,6 +368,43 @@ impl Store {
         let mut tx = self.begin().await?;
         self.complete_job_in(&mut tx, lease, now).await?;
         tx.commit().await
+    }
+
+    /// Records the success of many jobs without concurrency keys in one statement per 200.
+    /// Returns the ids recorded; a lease missing from the result was lost (the job expired
+    /// and was claimed again), exactly as [`Store::complete_job`] would have reported.
+    pub async fn complete_jobs(
+        &self,
+        leases: &[Lease],
+        now: Millis,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut done = Vec::with_capacity(leases.len());
+        for chunk in leases.chunks(200) {
+            let pairs: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let sql = format!(
+                "UPDATE jobs SET state = 'succeeded', finished_at = $1, updated_at = $1, lease_until = NULL,
+                     last_error = NULL
+                 WHERE state = 'running' AND (id, attempts) IN (VALUES {})
+                 RETURNING id",
+                pairs.join(", ")
+            );
+            on_pool!(self, write, |pool| {
+                let mut q = sqlx::query(&sql).bind(now.0);
+                for l in chunk {
+                    debug_assert!(
+                        l.concurrency_key.is_none(),
+                        "keyed jobs release a slot on completion"
+                    );
+                    q = q.bind(l.job_id).bind(l.attempt);
+                }
+                for row in q.fetch_all(pool).await? {
+                    done.push(row.int("id")?);
+                }
+            });
+        }
+        Ok(done)
     }
 
     /// Records success inside the caller's transaction, so a handler whose effect is a database

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use renkei_core::event::{BatchError, MAX_BATCH, parse_batch};
 use renkei_core::{EventId, Millis};
+use renkei_engine::intake::IntakeError;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -93,11 +94,12 @@ pub async fn post_events(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let tenant = caller.tenant(&raw)?;
     let events = parse_batch(body).map_err(batch_error)?;
-    if !state.store.tenant_exists(&tenant).await? {
-        return Err(crate::routes::tenants::tenant_not_found(&raw));
-    }
-    let done =
-        renkei_engine::intake::accept_events(&state.store, &tenant, &events, Millis::now()).await?;
+    let done = renkei_engine::intake::accept_events(&state.store, &tenant, &events, Millis::now())
+        .await
+        .map_err(|e| match e {
+            IntakeError::UnknownTenant(_) => crate::routes::tenants::tenant_not_found(&raw),
+            IntakeError::Store(e) => ApiError::from(e),
+        })?;
     if !done.accepted.is_empty() {
         state.wake.notify();
     }

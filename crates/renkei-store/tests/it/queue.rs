@@ -513,3 +513,51 @@ async fn concurrent_claimers_never_share_a_job_or_exceed_a_key() {
     assert_eq!(all, (0..N).collect::<Vec<_>>(), "every job exactly once");
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn batch_completion_records_only_leases_still_held() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    for n in 0..5 {
+        s.enqueue_one(&job(n), Millis(0)).await.unwrap();
+    }
+    let jobs = s
+        .claim_jobs("w", 5, Millis(1_000), Millis(0))
+        .await
+        .unwrap();
+    // Job 0's lease expires and another worker takes it: its old lease must not count.
+    s.reap_expired_leases(Millis(1_001)).await.unwrap();
+    let again = s
+        .claim_jobs("w2", 1, Millis(9_000), Millis(1_001))
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, jobs[0].id);
+    let leases: Vec<_> = jobs.iter().map(|j| j.lease()).collect();
+    let mut done = s.complete_jobs(&leases, Millis(1_002)).await.unwrap();
+    done.sort();
+    assert!(
+        done.is_empty(),
+        "all five leases expired at 1,001: {done:?}"
+    );
+    let fresh = s
+        .claim_jobs("w3", 5, Millis(9_000), Millis(1_003))
+        .await
+        .unwrap();
+    assert_eq!(fresh.len(), 4);
+    let mut leases: Vec<_> = fresh.iter().map(|j| j.lease()).collect();
+    leases.push(jobs[0].lease());
+    let mut done = s.complete_jobs(&leases, Millis(1_004)).await.unwrap();
+    done.sort();
+    let mut expected: Vec<i64> = fresh.iter().map(|j| j.id).collect();
+    expected.sort();
+    assert_eq!(done, expected);
+    for id in expected {
+        assert_eq!(state(s, id).await, JobState::Succeeded);
+    }
+    assert_eq!(
+        state(s, jobs[0].id).await,
+        JobState::Running,
+        "w2 still holds job 0"
+    );
+    db.cleanup().await;
+}
