@@ -320,6 +320,16 @@ async fn one_tenant_never_sees_another() {
     app.stop().await;
 }
 
+/// (what, path, content type, body, expected status, expected error code)
+type BadInput = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 /// Every kind of bad input gets its own 4xx code, never a 500, and stores nothing.
 #[tokio::test]
 async fn bad_inputs_get_specific_errors() {
@@ -347,7 +357,7 @@ async fn bad_inputs_get_specific_errors() {
         .unwrap()
         .remove("customer_phone");
     let big = "x".repeat(70 * 1024);
-    let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadInput> = vec![
         (
             "malformed JSON",
             ev,
