@@ -25,6 +25,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Signals the local workers that jobs were committed.
     pub wake: Wake,
+    /// Group commit for event intake.
+    pub intake: renkei_engine::intake::IntakeQueue,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +124,15 @@ pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
             source,
         })?;
         addr = Some(local);
+        let signal = wake.clone();
+        let intake =
+            renkei_engine::intake::IntakeQueue::start(store.clone(), move || signal.notify());
         let app = router(
             AppState {
                 store: store.clone(),
                 keyring,
                 wake,
+                intake,
             },
             config.max_body_bytes,
         );

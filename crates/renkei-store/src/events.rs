@@ -13,6 +13,7 @@ use crate::{DbRow, Store, StoreError, Tx, decode_err, on_pool, on_tx};
 /// An event ready to store: validated and in canonical form.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
+    pub tenant: &'a TenantId,
     pub id: &'a EventId,
     pub event_type: &'a str,
     pub occurred_at: Millis,
@@ -110,28 +111,21 @@ fn from_row(row: &impl DbRow) -> Result<StoredEvent, StoreError> {
 }
 
 impl Store {
-    /// Stores many events in one statement per 100, skipping ids the tenant already has.
-    /// Returns, in input order, each event's sequence number, or `None` for a duplicate.
+    /// Stores many events, of one tenant or several, in one statement per 100, skipping ids
+    /// their tenant already has. Returns, in input order, each event's sequence number, or
+    /// `None` for a duplicate. The same (tenant, id) must not appear twice in `events`.
     pub async fn insert_events(
         &self,
         tx: &mut Tx,
-        tenant: &TenantId,
         events: &[NewEvent<'_>],
         now: Millis,
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        let mut seqs: std::collections::HashMap<String, i64> = Default::default();
+        let mut seqs: std::collections::HashMap<(String, String), i64> = Default::default();
         for chunk in events.chunks(100) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let b = 3 + i * 5;
-                    format!(
-                        "($1, ${}, ${}, ${}, ${}, ${}, $2, 'pending', 0)",
-                        b,
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4
-                    )
+                    let p: Vec<String> = (2 + i * 6..8 + i * 6).map(|n| format!("${n}")).collect();
+                    format!("({}, $1, 'pending', 0)", p.join(", "))
                 })
                 .collect();
             let sql = format!(
@@ -139,13 +133,14 @@ impl Store {
                      routing_status, routing_runs)
                  VALUES {}
                  ON CONFLICT (tenant_id, id) DO NOTHING
-                 RETURNING seq, id",
+                 RETURNING seq, tenant_id, id",
                 rows.join(", ")
             );
             on_tx!(tx, |conn| {
-                let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(now.0);
+                let mut q = sqlx::query(&sql).bind(now.0);
                 for e in chunk {
                     q = q
+                        .bind(e.tenant.as_str())
                         .bind(e.id.as_str())
                         .bind(e.event_type)
                         .bind(e.occurred_at.0)
@@ -153,13 +148,16 @@ impl Store {
                         .bind(&e.data);
                 }
                 for row in q.fetch_all(&mut *conn).await? {
-                    seqs.insert(row.text("id")?, row.int("seq")?);
+                    seqs.insert((row.text("tenant_id")?, row.text("id")?), row.int("seq")?);
                 }
             });
         }
         Ok(events
             .iter()
-            .map(|e| seqs.get(e.id.as_str()).copied())
+            .map(|e| {
+                seqs.get(&(e.tenant.as_str().to_owned(), e.id.as_str().to_owned()))
+                    .copied()
+            })
             .collect())
     }
 

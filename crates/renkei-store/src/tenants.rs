@@ -117,6 +117,25 @@ impl Store {
         })
     }
 
+    /// Which of `ids` exist.
+    pub async fn existing_tenants(&self, ids: &[&TenantId]) -> Result<Vec<TenantId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!("SELECT id FROM tenants WHERE id IN ({})", params.join(", "));
+        on_pool!(self, read, |pool| {
+            let mut q = sqlx::query(&sql);
+            for id in ids {
+                q = q.bind(id.as_str());
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| TenantId::parse(&r.text("id")?).map_err(|e| decode_err("tenants.id", e)))
+                .collect()
+        })
+    }
+
     /// Creates or replaces a member. Returns the member and whether it was created.
     pub async fn put_member(
         &self,

@@ -137,3 +137,70 @@ async fn a_batch_is_all_or_nothing_at_the_store_too() {
     assert!(s.list_jobs(None, 10).await.unwrap().is_empty());
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_group_commit_answers_each_request_as_if_alone() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let acme = TenantId::parse("acme").unwrap();
+    let ghost = TenantId::parse("ghost").unwrap();
+    s.put_tenant(&acme, "", "JP", "ja", "Asia/Tokyo", Millis(0))
+        .await
+        .unwrap();
+    accept_events(s, &acme, &events(&["old"]), Millis(1))
+        .await
+        .unwrap();
+    let (a, b, c) = (events(&["x", "old"]), events(&["x", "y"]), events(&["z"]));
+    let results = renkei_engine::intake::accept_groups(
+        s,
+        &[(&acme, &a), (&acme, &b), (&ghost, &c)],
+        Millis(2),
+    )
+    .await
+    .unwrap();
+    let ids =
+        |v: &[renkei_core::EventId]| v.iter().map(|e| e.as_str().to_owned()).collect::<Vec<_>>();
+    let r0 = results[0].as_ref().unwrap();
+    assert_eq!(
+        (ids(&r0.accepted), ids(&r0.duplicates)),
+        (vec!["x".to_owned()], vec!["old".to_owned()])
+    );
+    let r1 = results[1].as_ref().unwrap();
+    assert_eq!(
+        (ids(&r1.accepted), ids(&r1.duplicates)),
+        (vec!["y".to_owned()], vec!["x".to_owned()]),
+        "x belongs to the first request"
+    );
+    assert!(
+        matches!(&results[2], Err(renkei_engine::intake::IntakeError::UnknownTenant(t)) if *t == ghost)
+    );
+    let stats = s.routing_stats(&acme).await.unwrap();
+    assert_eq!(stats.total, 3, "old, x and y");
+    assert_eq!(
+        s.list_jobs(None, 10).await.unwrap().len(),
+        3,
+        "one routing job per stored event"
+    );
+
+    // Through the queue task, concurrent submissions share transactions and each gets its answer.
+    let queue = renkei_engine::intake::IntakeQueue::start(s.clone(), || {});
+    let answers = futures_util::future::join_all((0..40).map(|i| {
+        let queue = queue.clone();
+        let acme = acme.clone();
+        async move {
+            queue
+                .submit(acme, events(&[&format!("q{i}"), "x"]))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    for a in &answers {
+        assert_eq!(
+            (a.accepted.len(), ids(&a.duplicates)),
+            (1, vec!["x".to_owned()])
+        );
+    }
+    assert_eq!(s.routing_stats(&acme).await.unwrap().total, 43);
+    db.cleanup().await;
+}

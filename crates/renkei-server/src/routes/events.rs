@@ -94,15 +94,29 @@ pub async fn post_events(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let tenant = caller.tenant(&raw)?;
     let events = parse_batch(body).map_err(batch_error)?;
-    let done = renkei_engine::intake::accept_events(&state.store, &tenant, &events, Millis::now())
+    let done = state
+        .intake
+        .submit(tenant, events)
         .await
         .map_err(|e| match e {
             IntakeError::UnknownTenant(_) => crate::routes::tenants::tenant_not_found(&raw),
             IntakeError::Store(e) => ApiError::from(e),
+            IntakeError::Group {
+                retryable: true, ..
+            }
+            | IntakeError::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the events were not stored; retry shortly (posting the same ids again is safe)",
+            ),
+            IntakeError::Group {
+                retryable: false, ..
+            } => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the events were not stored; the request id identifies the failure in the logs",
+            ),
         })?;
-    if !done.accepted.is_empty() {
-        state.wake.notify();
-    }
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
