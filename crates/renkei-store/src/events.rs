@@ -177,22 +177,6 @@ impl Store {
         })
     }
 
-    pub async fn get_event_by_seq(
-        &self,
-        tenant: &TenantId,
-        seq: i64,
-    ) -> Result<Option<StoredEvent>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND seq = $2");
-        on_pool!(self, read, |pool| {
-            let row = sqlx::query(&sql)
-                .bind(tenant.as_str())
-                .bind(seq)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(from_row).transpose()
-        })
-    }
-
     /// Records that an event was routed, inside the transaction that completes its routing
     /// job. Returns the event's type, or `None` when the tenant has no such event.
     pub async fn mark_event_routed(

@@ -645,9 +645,6 @@ impl Store {
         });
         let state = match &key {
             None => JobState::Pending,
-            // The limit is not stored per key; a dead job's key had the limit of its kind,
-            // which the key row remembers through `active` only. Re-admit with the default
-            // of one slot beyond what is active if the key is idle, else wait in line.
             Some(k) => admit_for_retry(&mut tx, k).await?,
         };
         on_tx!(tx, |conn| {

@@ -127,7 +127,7 @@ async fn events_are_stored_once_and_routed_exactly_once() {
 async fn a_batch_is_all_or_nothing_at_the_store_too() {
     let db = TestDb::new().await;
     let s = &db.store;
-    // The tenant does not exist: the foreign key refuses the first insert and nothing stays.
+    // The tenant does not exist: the request is refused as a whole and nothing is stored.
     let ghost = TenantId::parse("ghost").unwrap();
     assert!(matches!(
         accept_events(s, &ghost, &events(&["e1", "e2"]), Millis(1)).await,
