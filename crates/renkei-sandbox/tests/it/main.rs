@@ -1,0 +1,5 @@
+//! The sandbox's integration tests: each emulator served on a real port and driven over HTTP,
+//! as renkei's connectors and the vendors' SDKs drive it.
+
+mod common;
+mod support;
