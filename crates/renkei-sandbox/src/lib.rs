@@ -88,8 +88,15 @@ impl Sandbox {
 
     /// `/sandbox` (the directory) and `/sandbox/{provider}/…` for every emulator.
     pub fn router(&self) -> Router {
+        Router::new().nest_service("/sandbox", self.service())
+    }
+
+    /// The same routes relative to `/sandbox` (`/` is the directory, `/{provider}/…` the
+    /// emulators), for a host application to mount with `nest_service("/sandbox", …)`: this is
+    /// how `renkei serve --sandbox` puts the sandbox beside renkei's API.
+    pub fn service(&self) -> Router {
         let mut router = Router::new().route(
-            "/sandbox",
+            "/",
             get({
                 let sandbox = self.clone();
                 move |base: BaseUrl| async move {
@@ -98,8 +105,18 @@ impl Sandbox {
             }),
         );
         for e in &self.emulators {
-            router = router.nest(&format!("/sandbox/{}", e.name()), control::mount(e.clone()));
+            router = router.nest(&format!("/{}", e.name()), control::mount(e.clone()));
         }
+        let router = router.fallback(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                axum::Json(json!({
+                    "error": "not_found",
+                    "message": "no such emulator; GET /sandbox lists them",
+                })),
+            )
+                .into_response()
+        });
         match self.options.public_url.clone() {
             Some(origin) => {
                 let origin = http::PublicOrigin(origin.trim_end_matches('/').to_owned());

@@ -45,15 +45,16 @@ pub enum StartError {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The HTTP router, without the listener.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, max_body_bytes: usize, mounts: Vec<Mount>) -> Router {
     let v1 = routes::v1().layer(axum::middleware::from_fn_with_state(
         state.clone(),
         auth::require_key,
     ));
-    Router::new()
-        .merge(routes::ops())
-        .merge(v1)
-        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+    let mut app = Router::new().merge(routes::ops()).merge(v1);
+    for Mount { path, service } in mounts {
+        app = app.nest_service(path, service);
+    }
+    app.fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -86,8 +87,21 @@ pub struct RunningApp {
     workers: Option<renkei_engine::worker::RuntimeHandle>,
 }
 
+/// A service mounted beside renkei's API, outside its API-key authentication: the sandbox
+/// (`renkei serve --sandbox`). It keeps the request ids, metrics and body limit of the API.
+pub struct Mount {
+    /// A path prefix no API route uses, e.g. `/sandbox`.
+    pub path: &'static str,
+    pub service: axum::Router,
+}
+
 /// Opens the store, migrates it, and starts the workers and the API as the role says.
 pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
+    start_with(config, Vec::new()).await
+}
+
+/// [`start`], with `mounts` served beside the API.
+pub async fn start_with(config: &Config, mounts: Vec<Mount>) -> Result<RunningApp, StartError> {
     config.validate()?;
     let keyring = Arc::new(config.keyring()?);
     let store = Store::connect(
@@ -135,6 +149,7 @@ pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
                 intake,
             },
             config.max_body_bytes,
+            mounts,
         );
         let grace = Duration::from_secs(config.http_grace_seconds);
         let mut stopping = stop.subscribe();

@@ -16,6 +16,6 @@ pub mod openapi;
 pub mod routes;
 pub mod telemetry;
 
-pub use app::{RunningApp, start};
+pub use app::{Mount, RunningApp, start, start_with};
 pub use config::{Config, Role};
 pub use error::ApiError;

@@ -49,6 +49,25 @@ enum Command {
     /// Inspect the job queue and retry dead jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Serve only the vendor emulators (HubSpot, Salesforce, Zoho CRM) under /sandbox.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Args)]
+struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RENKEI_SANDBOX_LISTEN", default_value = "127.0.0.1:9900")]
+    listen: std::net::SocketAddr,
+    /// People (and companies) to seed into each emulator's default account at start.
+    #[arg(long, default_value_t = 0)]
+    seed: usize,
+    /// The seed number the demo data is generated from.
+    #[arg(long, default_value_t = 1)]
+    seed_number: u64,
+    /// The origin to put in URLs the emulators answer, when behind a proxy
+    /// (default: the request's Host).
+    #[arg(long, env = "RENKEI_SANDBOX_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -65,6 +84,13 @@ struct ServeArgs {
     /// Seconds before a crashed worker's jobs run again [default: 60]
     #[arg(long, env = "RENKEI_WORKER_LEASE_SECONDS")]
     worker_lease_seconds: Option<u64>,
+    /// Also serve the vendor emulators under /sandbox, seed them with demo data, and create
+    /// and print an API key: a complete demo with no vendor account.
+    #[arg(long)]
+    sandbox: bool,
+    /// People to seed into each emulator with --sandbox.
+    #[arg(long, default_value_t = 100, requires = "sandbox")]
+    sandbox_seed: usize,
 }
 
 #[derive(Subcommand)]
@@ -228,7 +254,9 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve(args) if args.sandbox => serve_with_sandbox(config, args.sandbox_seed).await,
         Command::Serve(_) => serve(config).await,
+        Command::Sandbox(args) => sandbox(args).await,
         Command::Migrate => {
             let store = open_store(&config).await?;
             store.close().await;
@@ -260,6 +288,111 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     app.shutdown().await;
     Ok(())
+}
+
+/// `serve --sandbox`: renkei and the emulators in one process, seeded, with a fresh API key.
+async fn serve_with_sandbox(config: Config, seed: usize) -> anyhow::Result<()> {
+    if !config.role.runs_api() {
+        bail!("--sandbox needs the API: use --role all or api");
+    }
+    let sandbox = renkei_sandbox::Sandbox::new(renkei_sandbox::SandboxOptions::default());
+    if seed > 0 {
+        sandbox
+            .seed_all(seed, 1)
+            .map_err(|e| anyhow::anyhow!("seeding the sandbox: {e}"))?;
+    }
+    let app = renkei_server::start_with(
+        &config,
+        vec![renkei_server::Mount {
+            path: "/sandbox",
+            service: sandbox.service(),
+        }],
+    )
+    .await?;
+    let addr = app.addr.context("the API is not listening")?;
+    let key = NewApiKey::generate()?;
+    app.store
+        .create_api_key(&key.id, "sandbox", &key.hash, None, Millis::now())
+        .await
+        .context("creating the sandbox API key")?;
+    eprintln!("renkei listening on http://{addr}");
+    eprint!(
+        "{}",
+        sandbox_banner(&sandbox, &origin_for(addr), Some(key.token.expose()))
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.shutdown().await;
+    Ok(())
+}
+
+/// `renkei sandbox`: the emulators alone.
+async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let sandbox = renkei_sandbox::Sandbox::new(renkei_sandbox::SandboxOptions {
+        public_url: args.public_url.clone(),
+    });
+    if args.seed > 0 {
+        sandbox
+            .seed_all(args.seed, args.seed_number)
+            .map_err(|e| anyhow::anyhow!("seeding the sandbox: {e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    eprintln!("renkei sandbox listening on http://{addr}/sandbox");
+    let origin = args.public_url.unwrap_or_else(|| origin_for(addr));
+    eprint!("{}", sandbox_banner(&sandbox, &origin, None));
+    renkei_sandbox::serve(listener, sandbox, shutdown_signal())
+        .await
+        .context("serving the sandbox")
+}
+
+/// A browser-usable origin for a listening address (`0.0.0.0` is not one).
+fn origin_for(addr: std::net::SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, addr.port()))
+}
+
+/// The lines a person needs to start: each emulator's OAuth and UI URLs, and the API key.
+fn sandbox_banner(
+    sandbox: &renkei_sandbox::Sandbox,
+    origin: &str,
+    api_key: Option<&str>,
+) -> String {
+    let dir = sandbox.directory(origin);
+    let mut out = format!("sandbox directory: {origin}/sandbox\n");
+    if let Some(providers) = dir["providers"].as_object() {
+        for (name, p) in providers {
+            let url = |k: &str| p["urls"][k].as_str().unwrap_or("-").to_owned();
+            out.push_str(&format!(
+                "  {name:<11} authorize {}  token {}  api {}  ui {}\n",
+                url("authorize"),
+                url("token"),
+                url("api"),
+                url("ui")
+            ));
+            out.push_str(&format!(
+                "  {:<11} client_id {}  client_secret {}\n",
+                "",
+                p["client_id"].as_str().unwrap_or("-"),
+                p["client_secret"].as_str().unwrap_or("-"),
+            ));
+        }
+    }
+    if let Some(key) = api_key {
+        out.push_str(&format!(
+            "API key (shown once; it is stored hashed): {key}\n\
+             try: curl -X PUT -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n\
+             \x20     -d '{{\"display_name\": \"Demo\"}}' {origin}/v1/tenants/demo\n"
+        ));
+    }
+    out
 }
 
 async fn shutdown_signal() {

@@ -2,4 +2,5 @@
 
 mod cli;
 mod processes;
+mod sandbox;
 mod support;
