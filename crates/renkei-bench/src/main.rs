@@ -1,7 +1,8 @@
 //! renkei's benchmarks. This crate owns the performance measurements of renkei and nothing
 //! else: the throughput of the durable job queue through its whole lifecycle (`queue`, run
 //! in-process against the store and the worker runtime), the HTTP event intake of a real
-//! `renkei serve` process (`intake`), and the resident memory of an idle server (`memory`).
+//! `renkei serve` process (`intake`), the resident memory of an idle server (`memory`), and
+//! the vendor emulators of `renkei sandbox` (`sandbox`).
 //! Every result is printed as one JSON line on stdout, with the target it is measured against
 //! and whether it was met; progress and diagnostics go to stderr, so stdout can be collected
 //! as is. Nothing here is used by the product itself.
@@ -10,6 +11,7 @@ mod intake;
 mod memory;
 mod output;
 mod queue;
+mod sandbox;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +34,8 @@ enum Command {
     Intake(intake::Args),
     /// Resident memory of an idle `renkei serve` process.
     Memory(memory::Args),
+    /// The vendor emulators: memory with many seeded records, and page latencies.
+    Sandbox(sandbox::Args),
 }
 
 #[tokio::main]
@@ -40,5 +44,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Queue(args) => queue::run(args).await,
         Command::Intake(args) => intake::run(args).await,
         Command::Memory(args) => memory::run(args).await,
+        Command::Sandbox(args) => sandbox::run(args).await,
     }
 }

@@ -66,7 +66,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The value of a `Name:   1234 kB` line of `/proc/<pid>/status`, in KiB.
-fn kib_field(status: &str, name: &str) -> anyhow::Result<f64> {
+pub fn kib_field(status: &str, name: &str) -> anyhow::Result<f64> {
     status
         .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))

@@ -144,7 +144,7 @@ impl Server {
     }
 }
 
-fn check_binary(binary: &Path) -> anyhow::Result<PathBuf> {
+pub fn check_binary(binary: &Path) -> anyhow::Result<PathBuf> {
     if !binary.is_file() {
         bail!(
             "{} not found; build it first with `cargo build --release -p renkei` or pass --binary",
@@ -156,7 +156,7 @@ fn check_binary(binary: &Path) -> anyhow::Result<PathBuf> {
 
 /// A port that was free a moment ago. Another process could take it before the server binds
 /// it; on a bench machine that is unlikely enough, and the server then fails loudly.
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a port")?;
     Ok(listener.local_addr()?.port())
