@@ -1,0 +1,1 @@
+//! HubSpot emulator tests.
