@@ -11,12 +11,15 @@
 //! consent page), [`seed`] (deterministic demo people), [`ui`] (the HTML view), and one module
 //! per vendor. [`Sandbox::router`] mounts them all under `/sandbox`.
 
+#![recursion_limit = "256"]
+
 pub mod control;
 pub mod env;
 pub mod http;
 pub mod oauth;
 pub mod seed;
 pub mod ui;
+pub mod zoho;
 
 use std::sync::Arc;
 
@@ -47,7 +50,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(options: SandboxOptions) -> Sandbox {
-        let emulators: Vec<Arc<dyn Emulator>> = vec![];
+        let emulators: Vec<Arc<dyn Emulator>> = vec![Arc::new(zoho::Zoho::new())];
         Sandbox { emulators, options }
     }
 
