@@ -193,7 +193,7 @@ impl Org {
             })
             .collect();
         Org {
-            id: make_id(spec.prefix, 0),
+            id: make_id(spec.prefix, 200_015),
             prefix: spec.prefix,
             zgid: spec.zgid,
             name: spec.name,
