@@ -183,6 +183,8 @@ fn base_field(id: String, api: &str, label: &str, dt: &str, json_type: &str) -> 
 fn user_json(org: &Org, i: usize) -> Value {
     let u = &org.users[i];
     let jp = org.dc == "jp";
+    let a = &org.users[0];
+    let owner = json!({"name": a.full_name(), "id": a.id.to_string(), "first_name": a.first_name, "last_name": a.last_name, "email": a.email});
     json!({
         "id": u.id.to_string(),
         "first_name": u.first_name,
@@ -199,7 +201,7 @@ fn user_json(org: &Org, i: usize) -> Value {
         "country_locale": org.locale,
         "language": if jp { "ja_JP" } else { "en_US" },
         "country": org.country_code,
-        "date_format": if jp { "yyyy/MM/dd" } else { "MM/dd/yyyy" },
+        "date_format": "MMM d, yyyy",
         "time_format": "HH:mm",
         "name_format__s": "Salutation,First Name,Last Name",
         "sort_order_preference__s": "First Name,Last Name",
@@ -207,8 +209,8 @@ fn user_json(org: &Org, i: usize) -> Value {
         "created_time": org.time(org.created_ms),
         "Modified_Time": org.time(org.created_ms),
         "Created_Time": org.time(org.created_ms),
-        "Created_By": org.user_json(0, false),
-        "Modified_By": org.user_json(0, false),
+        "Created_By": owner.clone(),
+        "Modified_By": owner,
         "Reporting_To": null,
         "Currency": org.currency,
     })

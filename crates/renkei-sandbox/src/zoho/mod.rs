@@ -316,6 +316,9 @@ impl Emulator for Zoho {
             access_token_ttl_seconds: Option<i64>,
             grant_code_ttl_seconds: Option<i64>,
         }
+        if body.is_null() {
+            return Ok(self.settings());
+        }
         let p: Patch = crate::control::decode(body)?;
         {
             let mut s = lock(&self.settings);

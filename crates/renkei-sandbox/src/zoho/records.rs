@@ -108,8 +108,11 @@ fn encode_token(
     out
 }
 
-fn decode_token(s: &str) -> Option<(usize, u8, bool, i64, (i64, u64), i64)> {
-    if s.len() % 2 != 0 {
+/// module, sort, descending, If-Modified-Since, resume key, expiry.
+type PageToken = (usize, u8, bool, i64, (i64, u64), i64);
+
+fn decode_token(s: &str) -> Option<PageToken> {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..s.len())

@@ -169,10 +169,10 @@ fn digits(s: &str) -> String {
 /// The comparable text of a field of a record.
 fn field_text(org: &Org, m: usize, r: &Rec, field: &str) -> Result<Option<Cmp>, ApiError> {
     match field {
-        "id" => return Ok(Some(Cmp::Num(r.id as f64))),
+        "id" => return Ok(Some(Cmp::Id(r.id))),
         "Created_Time" => return Ok(Some(Cmp::Num(r.created_ms as f64))),
         "Modified_Time" => return Ok(Some(Cmp::Num(r.modified_ms as f64))),
-        "Owner" | "Owner.id" => return Ok(Some(Cmp::Num(org.users[r.owner as usize].id as f64))),
+        "Owner" | "Owner.id" => return Ok(Some(Cmp::Id(org.users[r.owner as usize].id))),
         _ => {}
     }
     let def = &MODULES[m];
@@ -194,7 +194,7 @@ fn field_text(org: &Org, m: usize, r: &Rec, field: &str) -> Result<Option<Cmp>, 
         Val::F(f) => Cmp::Num(*f),
         Val::B(b) => Cmp::Text(b.to_string()),
         Val::T(ms) => Cmp::Num(*ms as f64),
-        Val::Ref(id) | Val::SeRef(_, id) => Cmp::Num(*id as f64),
+        Val::Ref(id) | Val::SeRef(_, id) => Cmp::Id(*id),
         Val::Multi(items) => Cmp::Text(items.join(";")),
     }))
 }
@@ -202,6 +202,8 @@ fn field_text(org: &Org, m: usize, r: &Rec, field: &str) -> Result<Option<Cmp>, 
 enum Cmp {
     Text(String),
     Num(f64),
+    /// 19-digit ids do not fit an f64 exactly.
+    Id(u64),
 }
 
 fn parse_operand(s: &str) -> Option<f64> {
@@ -222,11 +224,13 @@ fn eval(org: &Org, m: usize, r: &Rec, e: &Expr) -> Result<bool, ApiError> {
             let eq = |v: &Cmp, x: &str| match v {
                 Cmp::Text(t) => t.to_lowercase() == x.to_lowercase(),
                 Cmp::Num(n) => parse_operand(x).is_some_and(|y| *n == y),
+                Cmp::Id(id) => x.trim().parse::<u64>().is_ok_and(|y| *id == y),
             };
             let ord = |v: &Cmp, x: &str| -> Option<std::cmp::Ordering> {
                 match v {
                     Cmp::Num(n) => n.partial_cmp(&parse_operand(x)?),
                     Cmp::Text(t) => Some(t.as_str().cmp(x)),
+                    Cmp::Id(id) => Some(id.cmp(&x.trim().parse::<u64>().ok()?)),
                 }
             };
             match (op.as_str(), v) {
@@ -252,7 +256,7 @@ fn eval(org: &Org, m: usize, r: &Rec, e: &Expr) -> Result<bool, ApiError> {
                     ord(&v, first).is_some_and(|o| o != std::cmp::Ordering::Less)
                         && ord(&v, hi).is_some_and(|o| o != std::cmp::Ordering::Greater)
                 }
-                ("starts_with", Some(Cmp::Num(_))) => false,
+                ("starts_with", Some(Cmp::Num(_) | Cmp::Id(_))) => false,
                 _ => {
                     return Err(ApiError::new(
                         400,

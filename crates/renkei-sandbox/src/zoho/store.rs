@@ -285,7 +285,15 @@ impl Org {
         if want("Modified_By") {
             out.insert("Modified_By".into(), self.user_json(rec.modified_by, true));
         }
-        if fields.is_none() {
+        if def.api == "Notes" {
+            // Zoho answers a note's `$` attributes whatever `fields` asks (notes.json requires them).
+            out.insert("$attachments".into(), Value::Null);
+            out.insert("$editable".into(), json!(true));
+            out.insert("$is_shared_to_client".into(), json!(false));
+            out.insert("$size".into(), Value::Null);
+            out.insert("$state".into(), json!("save"));
+            out.insert("$voice_note".into(), json!(false));
+        } else if fields.is_none() {
             out.insert("$currency_symbol".into(), json!(self.currency_symbol));
             out.insert("$editable".into(), json!(true));
         }
