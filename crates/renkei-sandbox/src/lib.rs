@@ -11,6 +11,8 @@
 //! consent page), [`seed`] (deterministic demo people), [`ui`] (the HTML view), and one module
 //! per vendor. [`Sandbox::router`] mounts them all under `/sandbox`.
 
+#![recursion_limit = "256"]
+
 pub mod control;
 pub mod env;
 pub mod http;
@@ -18,6 +20,7 @@ pub mod hubspot;
 pub mod oauth;
 pub mod seed;
 pub mod ui;
+pub mod zoho;
 
 use std::sync::Arc;
 
@@ -48,7 +51,10 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(options: SandboxOptions) -> Sandbox {
-        let emulators: Vec<Arc<dyn Emulator>> = vec![Arc::new(hubspot::Hubspot::new())];
+        let emulators: Vec<Arc<dyn Emulator>> = vec![
+            Arc::new(hubspot::Hubspot::new()),
+            Arc::new(zoho::Zoho::new()),
+        ];
         Sandbox { emulators, options }
     }
 

@@ -4,3 +4,4 @@
 mod common;
 mod hubspot;
 mod support;
+mod zoho;
