@@ -60,6 +60,12 @@ pub trait Emulator: Send + Sync + 'static {
     /// `server_error`, `expired_token` or `revoked_token`). For `revoked_token` it also revokes
     /// the grant of the token the request carries, so that refreshing fails too.
     fn fault_response(&self, kind: FaultKind, spec: &FaultSpec, headers: &HeaderMap) -> Response;
+
+    /// Control routes only this vendor has (Zoho's `clients`), relative to `/_control` and with
+    /// their state applied. Like the common ones they are never logged, limited or faulted.
+    fn extra_control(self: Arc<Self>) -> Option<Router> {
+        None
+    }
 }
 
 /// The body of `_control/seed`.
@@ -131,7 +137,8 @@ pub fn mount(emulator: Emu) -> Router {
             emulator.clone(),
             observe,
         ));
-    let control = Router::new()
+    let extra = emulator.clone().extra_control();
+    let mut control = Router::new()
         .route("/", get(describe))
         .route("/reset", post(reset))
         .route("/seed", post(seed))
@@ -144,14 +151,17 @@ pub fn mount(emulator: Emu) -> Router {
         .route("/clock", get(get_clock).post(advance_clock))
         .route("/requests", get(list_requests).delete(clear_requests))
         .route("/tokens", post(mint_tokens))
-        .fallback(|| async {
-            ControlError {
-                status: StatusCode::NOT_FOUND,
-                code: "not_found",
-                message: "no such control route; GET /_control lists them".into(),
-            }
-        })
         .with_state(emulator);
+    if let Some(extra) = extra {
+        control = control.merge(extra);
+    }
+    let control = control.fallback(|| async {
+        ControlError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: "no such control route; GET /_control lists them".into(),
+        }
+    });
     // `nest` takes precedence over the vendor router's fallback for the `/_control` prefix.
     vendor.nest("/_control", control)
 }

@@ -211,9 +211,16 @@ impl Emulator for Zoho {
             .route("/{dc}/accounts/oauth/v2/token/revoke", post(oauth::revoke))
             .route("/{dc}/api/{*rest}", any(api::handle))
             .route("/_ui", get(ui))
-            .route("/_control_zoho/clients", post(register_client))
             .fallback(|| async { errors::ApiError::invalid_url() })
             .with_state(self)
+    }
+
+    fn extra_control(self: Arc<Self>) -> Option<Router> {
+        Some(
+            Router::new()
+                .route("/clients", post(register_client))
+                .with_state(self),
+        )
     }
 
     fn directory(&self, base: &BaseUrl) -> Value {
@@ -251,7 +258,7 @@ impl Emulator for Zoho {
             "data_centres": dcs,
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
-            "clients_url": base.join("/_control_zoho/clients"),
+            "clients_url": base.join("/_control/clients"),
             "api_version": "v8",
             "accounts": accounts,
         })
@@ -413,7 +420,7 @@ struct NewClient {
     name: Option<String>,
 }
 
-/// `POST /_control_zoho/clients {"data_centre": "jp", "redirect_uri"?}`: a client registered in
+/// `POST /_control/clients {"data_centre": "jp", "redirect_uri"?}`: a client registered in
 /// one data centre's API console, without Multi DC: only that DC's accounts server knows it.
 async fn register_client(
     State(z): State<Arc<Zoho>>,

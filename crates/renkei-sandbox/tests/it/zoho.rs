@@ -376,7 +376,7 @@ async fn a_tenant_client_lives_in_one_data_centre() {
     let d = dir(&sb).await;
     let c = sb
         .client
-        .post(sb.url(Z, "/_control_zoho/clients"))
+        .post(sb.url(Z, "/_control/clients"))
         .json(&json!({"data_centre": "jp", "redirect_uri": "http://app/cb"}))
         .send()
         .await
@@ -457,7 +457,7 @@ async fn a_tenant_client_lives_in_one_data_centre() {
     );
     let bad = sb
         .client
-        .post(sb.url(Z, "/_control_zoho/clients"))
+        .post(sb.url(Z, "/_control/clients"))
         .json(&json!({"data_centre": "mars"}))
         .send()
         .await
