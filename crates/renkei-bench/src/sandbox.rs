@@ -162,7 +162,7 @@ fn unlimited(provider: &str) -> Value {
     match provider {
         "hubspot" => json!({"enabled": false}),
         "salesforce" => json!({"daily_api_requests": 1_000_000_000u64}),
-        "zoho" => json!({"enabled": false}),
+        "zoho" => json!({"credits_per_day": 1_000_000_000u64, "concurrency_per_org": 1000}),
         _ => json!({}),
     }
 }
