@@ -14,7 +14,10 @@ async fn main() -> std::io::Result<()> {
         eprintln!("seeding failed: {e}");
     }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("sandbox listening on http://{}/sandbox", listener.local_addr()?);
+    eprintln!(
+        "sandbox listening on http://{}/sandbox",
+        listener.local_addr()?
+    );
     renkei_sandbox::serve(listener, sandbox, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -15,6 +15,7 @@ pub mod control;
 pub mod env;
 pub mod http;
 pub mod oauth;
+pub mod salesforce;
 pub mod seed;
 pub mod ui;
 
@@ -47,7 +48,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(options: SandboxOptions) -> Sandbox {
-        let emulators: Vec<Arc<dyn Emulator>> = vec![];
+        let emulators: Vec<Arc<dyn Emulator>> = vec![Arc::new(salesforce::Salesforce::new())];
         Sandbox { emulators, options }
     }
 
