@@ -34,15 +34,24 @@ pub fn route(
         (m, []) => Err(ApiError::method_not_allowed(m, "POST")),
         ("POST", ["batch"]) => batch(ctx, body),
         (m, ["batch"]) => Err(ApiError::method_not_allowed(m, "POST")),
-        ("POST", ["sobjects"]) => collection_write(ctx, body, false),
-        ("PATCH", ["sobjects"]) => collection_write(ctx, body, true),
+        ("POST", ["sobjects"]) => collection_write(ctx, body, false, None),
+        ("PATCH", ["sobjects"]) => collection_write(ctx, body, true, None),
         ("DELETE", ["sobjects"]) => collection_delete(ctx, ps),
         (m, ["sobjects"]) => Err(ApiError::method_not_allowed(m, "DELETE,PATCH,POST")),
         ("GET", ["sobjects", obj]) => collection_get(ctx, obj, ps, None),
         ("POST", ["sobjects", obj]) => {
             rest::json_body(body).and_then(|b| collection_get(ctx, obj, ps, Some(&b)))
         }
-        (m, ["sobjects", _]) => Err(ApiError::method_not_allowed(m, "GET,POST")),
+        // Salesforce's Postman collection sends updates to `composite/sobjects/{type}`; the
+        // type then stands in for records that do not name theirs.
+        ("PATCH", ["sobjects", obj]) => match schema::object(obj) {
+            Some((o, _)) => collection_write(ctx, body, true, Some(o)),
+            None => Err(ApiError::not_found()),
+        },
+        ("DELETE", ["sobjects", obj]) if schema::object(obj).is_some() => {
+            collection_delete(ctx, ps)
+        }
+        (m, ["sobjects", _]) => Err(ApiError::method_not_allowed(m, "DELETE,GET,PATCH,POST")),
         ("PATCH", ["sobjects", obj, field]) => collection_upsert(ctx, obj, field, body),
         (m, ["sobjects", _, _]) => Err(ApiError::method_not_allowed(m, "PATCH")),
         ("POST", ["tree", obj]) => tree(ctx, obj, body),
@@ -336,9 +345,12 @@ fn collection_results(
     Reply::ok(Value::Array(out))
 }
 
-fn record_type(rec: &Value) -> Result<ObjId, ApiError> {
+fn record_type(rec: &Value, default: Option<ObjId>) -> Result<ObjId, ApiError> {
     let t = rec["attributes"]["type"].as_str().unwrap_or("");
     if t.is_empty() {
+        if let Some(d) = default {
+            return Ok(d);
+        }
         return Err(
             ApiError::new(400, "INVALID_TYPE", "Must send a concrete entity type.")
                 .with_fields(&[]),
@@ -354,7 +366,12 @@ fn record_type(rec: &Value) -> Result<ObjId, ApiError> {
     })
 }
 
-fn collection_write(ctx: &mut Ctx<'_>, body: &[u8], update: bool) -> Result<Reply, ApiError> {
+fn collection_write(
+    ctx: &mut Ctx<'_>,
+    body: &[u8],
+    update: bool,
+    default: Option<ObjId>,
+) -> Result<Reply, ApiError> {
     let b = rest::json_body(body)?;
     let all_or_none = b["allOrNone"].as_bool().unwrap_or(false);
     let records = b["records"].as_array().cloned().unwrap_or_default();
@@ -368,7 +385,7 @@ fn collection_write(ctx: &mut Ctx<'_>, body: &[u8], update: bool) -> Result<Repl
         false,
         |ctx, i| {
             let rec = &records[i];
-            let obj = record_type(rec)?;
+            let obj = record_type(rec, default)?;
             let Some(m) = rec.as_object() else {
                 return Err(ApiError::json_parse("record must be an object"));
             };
@@ -573,7 +590,7 @@ fn collection_upsert(
         true,
         |ctx, i| {
             let rec = &records[i];
-            let t = record_type(rec)?;
+            let t = record_type(rec, Some(obj))?;
             if t != obj {
                 return Err(ApiError::new(
                     400,

@@ -420,9 +420,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Who an OAuth-protected identity endpoint is talking to; otherwise Salesforce's 403 text.
-fn identity_user(sf: &Salesforce, headers: &HeaderMap) -> Result<(String, u64), Response> {
+fn identity_user(sf: &Salesforce, headers: &HeaderMap) -> Result<(String, u64), Box<Response>> {
     let Some(token) = bearer(headers) else {
-        return Err((StatusCode::FORBIDDEN, "Missing_OAuth_Token").into_response());
+        return Err(Box::new(
+            (StatusCode::FORBIDDEN, "Missing_OAuth_Token").into_response(),
+        ));
     };
     match sf.tokens.authenticate(token, sf.env.clock.now_ms()) {
         Ok((grant, _)) => {
@@ -431,12 +433,14 @@ fn identity_user(sf: &Salesforce, headers: &HeaderMap) -> Result<(String, u64), 
                 .orgs
                 .iter()
                 .find(|o| o.id == grant.account)
-                .ok_or_else(|| (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response())?;
+                .ok_or_else(|| {
+                    Box::new((StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response())
+                })?;
             Ok((org.id.clone(), org.admin().serial))
         }
-        Err(BearerError::Unknown | BearerError::Expired | BearerError::Revoked) => {
-            Err((StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response())
-        }
+        Err(BearerError::Unknown | BearerError::Expired | BearerError::Revoked) => Err(Box::new(
+            (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response(),
+        )),
     }
 }
 
@@ -448,7 +452,7 @@ pub async fn userinfo(
 ) -> Response {
     let (org_id, user) = match identity_user(&sf, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let st = crate::env::lock(&sf.state);
     let Some(org) = st.orgs.iter().find(|o| o.id == org_id) else {
@@ -523,7 +527,7 @@ pub async fn identity(
 ) -> Response {
     let (tok_org, user) = match identity_user(&sf, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let st = crate::env::lock(&sf.state);
     let Some(org) = st.orgs.iter().find(|o| o.id == tok_org) else {

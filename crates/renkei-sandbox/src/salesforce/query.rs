@@ -205,10 +205,10 @@ fn split_terms(term: &str) -> Vec<Vec<String>> {
         let w = std::mem::take(word);
         if w == "OR" {
             groups.push(vec![]);
-        } else if w != "AND" {
-            if let Some(g) = groups.last_mut() {
-                g.push(w);
-            }
+        } else if w != "AND"
+            && let Some(g) = groups.last_mut()
+        {
+            g.push(w);
         }
     };
     while let Some(c) = chars.next() {

@@ -323,6 +323,15 @@ fn sobjects(
             };
             match method {
                 "GET" => read(ctx, obj, serial, ps),
+                "PATCH" if !o.updateable => Err(ApiError::method_not_allowed("PATCH", "GET,HEAD")),
+                "DELETE" if !o.deletable => Err(ApiError::method_not_allowed(
+                    "DELETE",
+                    if o.updateable {
+                        "GET,HEAD,PATCH"
+                    } else {
+                        "GET,HEAD"
+                    },
+                )),
                 "PATCH" => {
                     let b = object_body(body)?;
                     ctx.org
@@ -333,10 +342,7 @@ fn sobjects(
                     ctx.org.delete(obj, serial, ctx.now)?;
                     Ok(Reply::no_content())
                 }
-                m => {
-                    let _ = o;
-                    Err(ApiError::method_not_allowed(m, "GET,HEAD,PATCH,DELETE"))
-                }
+                m => Err(ApiError::method_not_allowed(m, "GET,HEAD,PATCH,DELETE")),
             }
         }),
         [name, field, value] => find_object(name)
@@ -799,7 +805,7 @@ fn replication(
 
 /// The documented version, for the directory.
 pub fn documented_version() -> String {
-    format!("v{API_VERSION}")
+    format!("v{API_VERSION}.0")
 }
 
 #[cfg(test)]

@@ -1081,13 +1081,12 @@ pub fn like(text: &str, pattern: &[char]) -> bool {
                     pi += 1;
                     continue;
                 }
-                '\\' if pi + 1 < pattern.len() => {
-                    if pattern[pi + 1] == t[ti] {
-                        ti += 1;
-                        pi += 2;
-                        continue;
-                    }
+                '\\' if pi + 1 < pattern.len() && pattern[pi + 1] == t[ti] => {
+                    ti += 1;
+                    pi += 2;
+                    continue;
                 }
+                '\\' if pi + 1 < pattern.len() => {}
                 c if c == t[ti] => {
                     ti += 1;
                     pi += 1;
@@ -1418,10 +1417,19 @@ mod tests {
             &q.fields,
             "v62.0",
         );
-        assert_eq!(first["Name"], "Emma Smith");
+        assert_eq!(first["Name"], "Smith Emma");
+        let taro = project(
+            &org,
+            q.object,
+            &org.tables[q.object].records[&ids[1]],
+            &q.fields,
+            "v62.0",
+        );
+        // The Japanese org shows family name first.
+        assert_eq!(taro["Name"], "山田 太郎");
         assert_eq!(first["Account"]["Name"], "Acme");
         assert_eq!(first["Account"]["attributes"]["type"], "Account");
-        assert_eq!(first["Account"]["Owner"]["Name"], "Hanako Yamada");
+        assert_eq!(first["Account"]["Owner"]["Name"], "Yamada Hanako");
         let last = project(
             &org,
             q.object,

@@ -168,8 +168,11 @@ pub struct Org {
     pub journal: Option<Vec<Undo>>,
 }
 
-/// The `(slug, name, pod, edition, admin first/last/username)` of the default orgs.
-pub const DEFAULT_ORGS: &[(&str, &str, &str, &str, (&str, &str, &str))] = &[
+/// `(first name, last name, username)` of an org's admin.
+type Admin = (&'static str, &'static str, &'static str);
+
+/// The `(slug, name, pod, edition, admin)` of the default orgs.
+pub const DEFAULT_ORGS: &[(&str, &str, &str, &str, Admin)] = &[
     (
         "sakura",
         "Sakura Trading K.K.",
@@ -315,6 +318,11 @@ impl Org {
         });
     }
 
+    /// Whether the org's default locale is Japanese.
+    pub fn eastern_names(&self) -> bool {
+        self.pod == "5g"
+    }
+
     pub fn admin(&self) -> &UserInfo {
         &self.users[0]
     }
@@ -365,6 +373,11 @@ impl Org {
                     })
                 };
                 match (part("FirstName"), part("LastName")) {
+                    // Japanese-locale orgs show the family name first, as Salesforce formats
+                    // names for the ja locale ("Name Formats", Salesforce Help).
+                    (Some(f), Some(l)) if self.eastern_names() => {
+                        Some(Val::Str(format!("{l} {f}").into()))
+                    }
                     (Some(f), Some(l)) => Some(Val::Str(format!("{f} {l}").into())),
                     (None, Some(l)) => Some(Val::Str(l.into())),
                     (Some(f), None) => Some(Val::Str(f.into())),

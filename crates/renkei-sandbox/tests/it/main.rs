@@ -2,4 +2,5 @@
 //! as renkei's connectors and the vendors' SDKs drive it.
 
 mod common;
+mod salesforce;
 mod support;
