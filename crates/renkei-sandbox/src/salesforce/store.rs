@@ -59,8 +59,17 @@ pub struct Table {
     pub records: BTreeMap<u64, Record>,
     /// Live (not deleted) records.
     pub live: usize,
-    /// Lower-cased value → serials, for the indexed fields.
-    index: HashMap<u16, HashMap<Box<str>, Vec<u64>>>,
+    /// Hash of the lower-cased value → serials, for the indexed fields. Keyed by hash, not by
+    /// the text, so that the index does not hold a second copy of every email; lookups check
+    /// the candidates' real values.
+    index: HashMap<u16, HashMap<u64, Vec<u64>>>,
+}
+
+fn key_hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.to_lowercase().hash(&mut h);
+    h.finish()
 }
 
 fn indexed(field: &Field) -> bool {
@@ -76,7 +85,7 @@ impl Table {
                 self.index
                     .entry(*i)
                     .or_default()
-                    .entry(s.to_lowercase().into())
+                    .entry(key_hash(s))
                     .or_default()
                     .push(rec.serial);
             }
@@ -89,7 +98,7 @@ impl Table {
                 && indexed(&obj.fields[*i as usize])
                 && let Some(m) = self.index.get_mut(i)
             {
-                let key: Box<str> = s.to_lowercase().into();
+                let key = key_hash(s);
                 if let Some(list) = m.get_mut(&key) {
                     list.retain(|s| *s != rec.serial);
                     if list.is_empty() {
@@ -104,12 +113,21 @@ impl Table {
     /// there is one, else scans.
     pub fn find(&self, obj: &Object, idx: u16, value: &str) -> Vec<u64> {
         let field = &obj.fields[idx as usize];
+        let wanted = value.to_lowercase();
         if indexed(field) {
             return self
                 .index
                 .get(&idx)
-                .and_then(|m| m.get(value.to_lowercase().as_str()))
-                .cloned()
+                .and_then(|m| m.get(&key_hash(value)))
+                .map(|c| {
+                    c.iter()
+                        .copied()
+                        .filter(|s| {
+                            matches!(self.records.get(s).and_then(|r| r.stored(idx)),
+                                Some(Val::Str(v)) if v.to_lowercase() == wanted)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
         }
         self.records
