@@ -18,6 +18,7 @@ pub mod env;
 pub mod http;
 pub mod hubspot;
 pub mod oauth;
+pub mod salesforce;
 pub mod seed;
 pub mod ui;
 pub mod zoho;
@@ -53,6 +54,7 @@ impl Sandbox {
     pub fn new(options: SandboxOptions) -> Sandbox {
         let emulators: Vec<Arc<dyn Emulator>> = vec![
             Arc::new(hubspot::Hubspot::new()),
+            Arc::new(salesforce::Salesforce::new()),
             Arc::new(zoho::Zoho::new()),
         ];
         Sandbox { emulators, options }

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use crate::support::TestSandbox;
 
 fn names(sb: &TestSandbox) -> Vec<&'static str> {
-    sb.sandbox.emulators().iter().map(|e| e.name()).collect()
+    let names: Vec<&'static str> = sb.sandbox.emulators().iter().map(|e| e.name()).collect();
+    // Every loop below must have something to check.
+    assert_eq!(names, ["hubspot", "salesforce", "zoho"]);
+    names
 }
 
 #[tokio::test]

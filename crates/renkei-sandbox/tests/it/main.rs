@@ -3,5 +3,6 @@
 
 mod common;
 mod hubspot;
+mod salesforce;
 mod support;
 mod zoho;

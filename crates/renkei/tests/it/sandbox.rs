@@ -43,6 +43,8 @@ async fn renkei_sandbox_serves_the_directory_alone() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let dir: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     let providers = dir["providers"].as_object().expect("providers");
+    let names: Vec<&str> = providers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["hubspot", "salesforce", "zoho"]);
     for (name, p) in providers {
         let ui = p["urls"]["ui"].as_str().unwrap();
         assert!(
@@ -91,6 +93,18 @@ async fn serve_with_sandbox_mounts_the_emulators_and_prints_a_working_key() {
     // The sandbox needs no renkei key; renkei's API still does.
     let dir = http.get(&directory).send().await.unwrap();
     assert_eq!(dir.status(), 200);
+    let dir: serde_json::Value = dir.json().await.unwrap();
+    let hubspot_ui = dir["providers"]["hubspot"]["urls"]["ui"].as_str().unwrap();
+    assert!(hubspot_ui.starts_with(&base), "{hubspot_ui}");
+    let page = http
+        .get(hubspot_ui)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<table"), "--sandbox-seed put records in");
     let unauth = http
         .get(format!("{base}/v1/tenants/demo"))
         .send()

@@ -1,0 +1,1096 @@
+//! Orgs and their records: compact storage, ids, timestamps, field validation on writes, the
+//! switchable duplicate rule, and an undo journal for all-or-none requests.
+//!
+//! Each org keeps one table per object, ordered by serial (so by id, so by creation). A record is
+//! its system fields plus a sparse list of `(field index, value)` pairs: no per-record maps, no
+//! JSON. Email, `External_Id__c` and `Username` are indexed (lower-cased) for upserts and the
+//! duplicate rule. Deleted records stay in the table (the Recycle Bin) so that `queryAll` and the
+//! `deleted` window still see them.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde_json::{Map, Value, json};
+
+use super::errors::ApiError;
+use super::ids;
+use super::schema::{self, FType, Field, ObjId, Object, Src};
+
+/// A stored field value. Dates are kept as `YYYY-MM-DD` text; datetimes as epoch milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Str(Box<str>),
+    Num(f64),
+    Bool(bool),
+    Time(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub serial: u64,
+    pub created: i64,
+    pub modified: i64,
+    /// When it went to the Recycle Bin.
+    pub deleted: Option<i64>,
+    pub created_by: u64,
+    pub modified_by: u64,
+    pub fields: Vec<(u16, Val)>,
+}
+
+impl Record {
+    pub fn stored(&self, idx: u16) -> Option<&Val> {
+        self.fields.iter().find(|(i, _)| *i == idx).map(|(_, v)| v)
+    }
+
+    fn set(&mut self, idx: u16, val: Option<Val>) {
+        match (self.fields.iter().position(|(i, _)| *i == idx), val) {
+            (Some(p), Some(v)) => self.fields[p].1 = v,
+            (Some(p), None) => {
+                self.fields.swap_remove(p);
+            }
+            (None, Some(v)) => self.fields.push((idx, v)),
+            (None, None) => {}
+        }
+    }
+}
+
+/// One object's records in one org.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub records: BTreeMap<u64, Record>,
+    /// Live (not deleted) records.
+    pub live: usize,
+    /// Hash of the lower-cased value → serials, for the indexed fields. Keyed by hash, not by
+    /// the text, so that the index does not hold a second copy of every email; lookups check
+    /// the candidates' real values.
+    index: HashMap<u16, HashMap<u64, Vec<u64>>>,
+}
+
+fn key_hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.to_lowercase().hash(&mut h);
+    h.finish()
+}
+
+fn indexed(field: &Field) -> bool {
+    field.external_id || field.ty == FType::Email || field.name == "Username"
+}
+
+impl Table {
+    fn index_add(&mut self, obj: &Object, rec: &Record) {
+        for (i, v) in &rec.fields {
+            if let Val::Str(s) = v
+                && indexed(&obj.fields[*i as usize])
+            {
+                self.index
+                    .entry(*i)
+                    .or_default()
+                    .entry(key_hash(s))
+                    .or_default()
+                    .push(rec.serial);
+            }
+        }
+    }
+
+    fn index_remove(&mut self, obj: &Object, rec: &Record) {
+        for (i, v) in &rec.fields {
+            if let Val::Str(s) = v
+                && indexed(&obj.fields[*i as usize])
+                && let Some(m) = self.index.get_mut(i)
+            {
+                let key = key_hash(s);
+                if let Some(list) = m.get_mut(&key) {
+                    list.retain(|s| *s != rec.serial);
+                    if list.is_empty() {
+                        m.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Live records whose field `idx` equals `value` (case-insensitively). Uses the index when
+    /// there is one, else scans.
+    pub fn find(&self, obj: &Object, idx: u16, value: &str) -> Vec<u64> {
+        let field = &obj.fields[idx as usize];
+        let wanted = value.to_lowercase();
+        if indexed(field) {
+            return self
+                .index
+                .get(&idx)
+                .and_then(|m| m.get(&key_hash(value)))
+                .map(|c| {
+                    c.iter()
+                        .copied()
+                        .filter(|s| {
+                            matches!(self.records.get(s).and_then(|r| r.stored(idx)),
+                                Some(Val::Str(v)) if v.to_lowercase() == wanted)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        self.records
+            .values()
+            .filter(|r| r.deleted.is_none())
+            .filter(|r| match r.stored(idx) {
+                Some(Val::Str(s)) => s.eq_ignore_ascii_case(value),
+                _ => false,
+            })
+            .map(|r| r.serial)
+            .collect()
+    }
+}
+
+/// A user of an org (also a `User` record).
+#[derive(Debug, Clone)]
+pub struct UserInfo {
+    pub serial: u64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+/// How far an org is into its rolling 24-hour API allowance.
+#[derive(Debug, Clone, Default)]
+pub struct ApiUsage {
+    pub used: u64,
+    pub window_start_ms: i64,
+}
+
+/// What an all-or-none request must undo if it fails.
+#[derive(Debug)]
+pub enum Undo {
+    Created(ObjId, u64),
+    Updated(ObjId, Box<Record>),
+    Deleted(ObjId, u64),
+}
+
+/// One Salesforce org.
+pub struct Org {
+    /// 18-character org id (`00D…`).
+    pub id: String,
+    /// The path segment of its instance URL (its "My Domain").
+    pub slug: String,
+    pub name: String,
+    /// The 2-character instance code inside its ids.
+    pub pod: &'static str,
+    pub edition: &'static str,
+    pub users: Vec<UserInfo>,
+    pub tables: Vec<Table>,
+    next_serial: u64,
+    pub api: ApiUsage,
+    pub cursors: HashMap<String, super::query::Cursor>,
+    pub cursor_order: VecDeque<String>,
+    pub journal: Option<Vec<Undo>>,
+}
+
+/// `(first name, last name, username)` of an org's admin.
+type Admin = (&'static str, &'static str, &'static str);
+
+/// The `(slug, name, pod, edition, admin)` of the default orgs.
+pub const DEFAULT_ORGS: &[(&str, &str, &str, &str, Admin)] = &[
+    (
+        "sakura",
+        "Sakura Trading K.K.",
+        "5g",
+        "Developer Edition",
+        ("Hanako", "Yamada", "admin@sakura-trading.example"),
+    ),
+    (
+        "northwind",
+        "Northwind Traders",
+        "8d",
+        "Enterprise Edition",
+        ("Grace", "Walker", "admin@northwind.example"),
+    ),
+];
+
+impl Org {
+    pub fn new(index: usize, now: i64) -> Org {
+        let (slug, name, pod, edition, (first, last, username)) = DEFAULT_ORGS[index];
+        let org_serial = 1_000 + index as u64 * 7;
+        let mut org = Org {
+            id: ids::id18("00D", pod, org_serial),
+            slug: slug.into(),
+            name: name.into(),
+            pod,
+            edition,
+            users: Vec::new(),
+            tables: schema::objects().iter().map(|_| Table::default()).collect(),
+            // Serials start high enough that ids look like real ones (…000ABcD…).
+            next_serial: 1_000_000 + index as u64 * 10_000,
+            api: ApiUsage {
+                used: 0,
+                window_start_ms: now,
+            },
+            cursors: HashMap::new(),
+            cursor_order: VecDeque::new(),
+            journal: None,
+        };
+        let o = schema::obj(schema::ORGANIZATION);
+        let mut fields = Vec::new();
+        for (fname, v) in [
+            ("Name", name),
+            ("OrganizationType", edition),
+            ("InstanceName", if index == 0 { "AP24" } else { "NA224" }),
+            (
+                "TimeZoneSidKey",
+                if index == 0 {
+                    "Asia/Tokyo"
+                } else {
+                    "America/Los_Angeles"
+                },
+            ),
+            ("LanguageLocaleKey", if index == 0 { "ja" } else { "en_US" }),
+            (
+                "DefaultLocaleSidKey",
+                if index == 0 { "ja_JP" } else { "en_US" },
+            ),
+        ] {
+            if let Some((i, _)) = o.field(fname) {
+                fields.push((i, Val::Str(v.into())));
+            }
+        }
+        if let Some((i, _)) = o.field("IsSandbox") {
+            fields.push((i, Val::Bool(false)));
+        }
+        let admin_serial = org.next_serial;
+        org.tables[schema::ORGANIZATION].records.insert(
+            org_serial,
+            Record {
+                serial: org_serial,
+                created: now,
+                modified: now,
+                deleted: None,
+                created_by: admin_serial,
+                modified_by: admin_serial,
+                fields,
+            },
+        );
+        org.tables[schema::ORGANIZATION].live = 1;
+        org.add_user(first, last, username, now);
+        let domain = username.split('@').nth(1).unwrap_or("example.com");
+        org.add_user(
+            if index == 0 { "Kenta" } else { "Liam" },
+            if index == 0 { "Sato" } else { "Young" },
+            &format!("sales@{domain}"),
+            now,
+        );
+        org
+    }
+
+    fn add_user(&mut self, first: &str, last: &str, username: &str, now: i64) {
+        let o = schema::obj(schema::USER);
+        let serial = self.alloc();
+        let by = self.users.first().map(|u| u.serial).unwrap_or(serial);
+        let mut fields = Vec::new();
+        let alias: String = format!("{}{}", &first[..1], last).chars().take(8).collect();
+        let japan = self.pod == "5g";
+        for (fname, v) in [
+            ("Username", username),
+            ("FirstName", first),
+            ("LastName", last),
+            ("Email", username),
+            ("Alias", alias.as_str()),
+            ("CompanyName", self.name.as_str()),
+            (
+                "TimeZoneSidKey",
+                if japan {
+                    "Asia/Tokyo"
+                } else {
+                    "America/Los_Angeles"
+                },
+            ),
+            ("LocaleSidKey", if japan { "ja_JP" } else { "en_US" }),
+            ("LanguageLocaleKey", if japan { "ja" } else { "en_US" }),
+            ("EmailEncodingKey", "UTF-8"),
+        ] {
+            if let Some((i, _)) = o.field(fname) {
+                fields.push((i, Val::Str(v.into())));
+            }
+        }
+        if let Some((i, _)) = o.field("IsActive") {
+            fields.push((i, Val::Bool(true)));
+        }
+        let rec = Record {
+            serial,
+            created: now,
+            modified: now,
+            deleted: None,
+            created_by: by,
+            modified_by: by,
+            fields,
+        };
+        let t = &mut self.tables[schema::USER];
+        t.index_add(o, &rec);
+        t.records.insert(serial, rec);
+        t.live += 1;
+        self.users.push(UserInfo {
+            serial,
+            username: username.into(),
+            first_name: first.into(),
+            last_name: last.into(),
+            email: username.into(),
+        });
+    }
+
+    /// Whether the org's default locale is Japanese.
+    pub fn eastern_names(&self) -> bool {
+        self.pod == "5g"
+    }
+
+    pub fn admin(&self) -> &UserInfo {
+        &self.users[0]
+    }
+
+    pub fn alloc(&mut self) -> u64 {
+        let s = self.next_serial;
+        self.next_serial += 1;
+        s
+    }
+
+    /// The 18-character id of record `serial` of `obj`.
+    pub fn id_of(&self, obj: ObjId, serial: u64) -> String {
+        if obj == schema::ORGANIZATION {
+            return self.id.clone();
+        }
+        ids::id18(schema::obj(obj).prefix, self.pod, serial)
+    }
+
+    pub fn user_id(&self, serial: u64) -> String {
+        ids::id18("005", self.pod, serial)
+    }
+
+    /// Resolves an id to its object and live-or-deleted record.
+    pub fn resolve(&self, id: &str) -> Option<(ObjId, &Record)> {
+        let (prefix, serial) = ids::parse(id)?;
+        let (obj, _) = schema::by_prefix(prefix)?;
+        let rec = self.tables[obj].records.get(&serial)?;
+        Some((obj, rec))
+    }
+
+    /// A field's value as Salesforce shows it, computed fields included.
+    pub fn value(&self, obj: ObjId, rec: &Record, idx: u16) -> Option<Val> {
+        let o = schema::obj(obj);
+        let field = &o.fields[idx as usize];
+        match field.src {
+            Src::Stored => rec.stored(idx).cloned(),
+            Src::Id => Some(Val::Str(self.id_of(obj, rec.serial).into())),
+            Src::IsDeleted => Some(Val::Bool(rec.deleted.is_some())),
+            Src::CreatedDate => Some(Val::Time(rec.created)),
+            Src::LastModifiedDate => Some(Val::Time(rec.modified)),
+            Src::CreatedById => Some(Val::Str(self.user_id(rec.created_by).into())),
+            Src::LastModifiedById => Some(Val::Str(self.user_id(rec.modified_by).into())),
+            Src::FullName => {
+                let part = |n: &str| {
+                    o.field(n).and_then(|(i, _)| match rec.stored(i) {
+                        Some(Val::Str(s)) => Some(s.to_string()),
+                        _ => None,
+                    })
+                };
+                match (part("FirstName"), part("LastName")) {
+                    // Japanese-locale orgs show the family name first, as Salesforce formats
+                    // names for the ja locale ("Name Formats", Salesforce Help).
+                    (Some(f), Some(l)) if self.eastern_names() => {
+                        Some(Val::Str(format!("{l} {f}").into()))
+                    }
+                    (Some(f), Some(l)) => Some(Val::Str(format!("{f} {l}").into())),
+                    (None, Some(l)) => Some(Val::Str(l.into())),
+                    (Some(f), None) => Some(Val::Str(f.into())),
+                    (None, None) => None,
+                }
+            }
+        }
+    }
+
+    /// The record as `GET /sobjects/{type}/{id}` answers it: every field (or `only` those), in
+    /// describe order, behind an `attributes` object.
+    pub fn record_json(
+        &self,
+        obj: ObjId,
+        rec: &Record,
+        version: &str,
+        only: Option<&[u16]>,
+    ) -> Value {
+        let o = schema::obj(obj);
+        let mut m = Map::new();
+        m.insert(
+            "attributes".into(),
+            self.attributes(obj, rec.serial, version),
+        );
+        let all: Vec<u16> = (0..o.fields.len() as u16).collect();
+        for &i in only.unwrap_or(&all) {
+            let f = &o.fields[i as usize];
+            m.insert(f.name.into(), val_json(f, self.value(obj, rec, i).as_ref()));
+        }
+        Value::Object(m)
+    }
+
+    pub fn attributes(&self, obj: ObjId, serial: u64, version: &str) -> Value {
+        let o = schema::obj(obj);
+        json!({
+            "type": o.name,
+            "url": format!("/services/data/{version}/sobjects/{}/{}", o.name, self.id_of(obj, serial)),
+        })
+    }
+
+    /// Approximate data storage in MB: Salesforce counts most records as 2 KB ("Data and File
+    /// Storage Allocations", Salesforce Help).
+    pub fn storage_mb(&self) -> u64 {
+        let n: usize = self.tables.iter().map(|t| t.live).sum();
+        (n as u64 * 2) / 1024
+    }
+
+    fn journal(&mut self, u: Undo) {
+        if let Some(j) = self.journal.as_mut() {
+            j.push(u);
+        }
+    }
+
+    /// Starts (or joins) a journal of writes for an all-or-none request. Answers whether this
+    /// call started it, and the mark to roll back to.
+    pub fn savepoint(&mut self) -> (bool, usize) {
+        match &self.journal {
+            Some(j) => (false, j.len()),
+            None => {
+                self.journal = Some(Vec::new());
+                (true, 0)
+            }
+        }
+    }
+
+    /// Stops journaling if `started` (the writes are kept).
+    pub fn release(&mut self, started: bool) {
+        if started {
+            self.journal = None;
+        }
+    }
+
+    /// Undoes every write journaled after `mark`.
+    pub fn rollback_to(&mut self, mark: usize) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        let undo: Vec<Undo> = j.drain(mark.min(j.len())..).collect();
+        for u in undo.into_iter().rev() {
+            match u {
+                Undo::Created(obj, serial) => {
+                    let o = schema::obj(obj);
+                    let t = &mut self.tables[obj];
+                    if let Some(rec) = t.records.remove(&serial) {
+                        t.index_remove(o, &rec);
+                        if rec.deleted.is_none() {
+                            t.live -= 1;
+                        }
+                    }
+                }
+                Undo::Updated(obj, old) => {
+                    let o = schema::obj(obj);
+                    let t = &mut self.tables[obj];
+                    if let Some(cur) = t.records.remove(&old.serial) {
+                        t.index_remove(o, &cur);
+                    }
+                    t.index_add(o, &old);
+                    t.records.insert(old.serial, *old);
+                }
+                Undo::Deleted(obj, serial) => {
+                    let o = schema::obj(obj);
+                    let t = &mut self.tables[obj];
+                    if let Some(rec) = t.records.get_mut(&serial) {
+                        rec.deleted = None;
+                        let rec = rec.clone();
+                        t.index_add(o, &rec);
+                        t.live += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creates a record from a request body. Answers its serial.
+    pub fn create(
+        &mut self,
+        obj: ObjId,
+        body: &Map<String, Value>,
+        user: u64,
+        now: i64,
+        rules: &Rules,
+    ) -> Result<u64, ApiError> {
+        let o = schema::obj(obj);
+        if !o.createable {
+            return Err(ApiError::new(
+                400,
+                "INVALID_TYPE_FOR_OPERATION",
+                format!("entity type {} does not support insert", o.name),
+            )
+            .without_fields());
+        }
+        let changes = self.coerce(obj, body, true)?;
+        let mut rec = Record {
+            serial: 0,
+            created: now,
+            modified: now,
+            deleted: None,
+            created_by: user,
+            modified_by: user,
+            fields: Vec::with_capacity(changes.len() + 2),
+        };
+        for (i, v) in changes {
+            rec.set(i, v);
+        }
+        for (i, f) in o.fields.iter().enumerate() {
+            let i = i as u16;
+            if rec.stored(i).is_some() || f.src != Src::Stored {
+                continue;
+            }
+            if let Some(d) = f.default {
+                rec.set(i, Some(Val::Str(d.into())));
+            } else if f.name == "OwnerId" {
+                rec.set(i, Some(Val::Str(self.user_id(user).into())));
+            } else if f.ty == FType::Boolean && !f.nillable {
+                rec.set(i, Some(Val::Bool(false)));
+            }
+        }
+        let missing: Vec<&str> = o
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| f.required() && rec.stored(*i as u16).is_none())
+            .map(|(_, f)| f.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(required_missing(&missing));
+        }
+        self.check_duplicates(obj, &rec, None, rules)?;
+        let serial = self.alloc();
+        rec.serial = serial;
+        self.insert_raw(obj, rec);
+        self.journal(Undo::Created(obj, serial));
+        Ok(serial)
+    }
+
+    /// Adds a record without validation (seeding).
+    pub fn insert_raw(&mut self, obj: ObjId, mut rec: Record) -> u64 {
+        if rec.serial == 0 {
+            rec.serial = self.alloc();
+        }
+        let serial = rec.serial;
+        let o = schema::obj(obj);
+        let t = &mut self.tables[obj];
+        t.index_add(o, &rec);
+        t.records.insert(serial, rec);
+        t.live += 1;
+        serial
+    }
+
+    /// Updates a live record from a request body.
+    pub fn update(
+        &mut self,
+        obj: ObjId,
+        serial: u64,
+        body: &Map<String, Value>,
+        user: u64,
+        now: i64,
+        rules: &Rules,
+    ) -> Result<(), ApiError> {
+        let o = schema::obj(obj);
+        if !o.updateable {
+            return Err(ApiError::new(
+                400,
+                "INVALID_TYPE_FOR_OPERATION",
+                format!("entity type {} does not support update", o.name),
+            )
+            .without_fields());
+        }
+        let changes = self.coerce(obj, body, false)?;
+        let old = self.live(obj, serial)?.clone();
+        let mut rec = old.clone();
+        for (i, v) in changes {
+            rec.set(i, v);
+        }
+        let missing: Vec<&str> = o
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| f.required() && rec.stored(*i as u16).is_none())
+            .map(|(_, f)| f.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(required_missing(&missing));
+        }
+        self.check_duplicates(obj, &rec, Some(serial), rules)?;
+        rec.modified = now.max(old.modified);
+        rec.modified_by = user;
+        let t = &mut self.tables[obj];
+        t.index_remove(o, &old);
+        t.index_add(o, &rec);
+        t.records.insert(serial, rec);
+        self.journal(Undo::Updated(obj, Box::new(old)));
+        Ok(())
+    }
+
+    /// Moves a live record to the Recycle Bin.
+    pub fn delete(&mut self, obj: ObjId, serial: u64, now: i64) -> Result<(), ApiError> {
+        let o = schema::obj(obj);
+        if !o.deletable {
+            return Err(ApiError::new(
+                400,
+                "INVALID_TYPE_FOR_OPERATION",
+                format!("entity type {} does not support delete", o.name),
+            )
+            .without_fields());
+        }
+        self.live(obj, serial)?;
+        let t = &mut self.tables[obj];
+        if let Some(rec) = t.records.get_mut(&serial) {
+            rec.deleted = Some(now);
+            rec.modified = now;
+            let rec = rec.clone();
+            t.index_remove(o, &rec);
+            t.live -= 1;
+        }
+        self.journal(Undo::Deleted(obj, serial));
+        Ok(())
+    }
+
+    /// The live record `serial`, or the REST API's 404 (`ENTITY_IS_DELETED` for one in the bin).
+    pub fn live(&self, obj: ObjId, serial: u64) -> Result<&Record, ApiError> {
+        match self.tables[obj].records.get(&serial) {
+            Some(r) if r.deleted.is_none() => Ok(r),
+            Some(_) => Err(ApiError::new(404, "ENTITY_IS_DELETED", "entity is deleted")),
+            None => Err(ApiError::not_found()),
+        }
+    }
+
+    /// The serial of `id` if it is a well-formed id of `obj`.
+    pub fn serial_of(&self, obj: ObjId, id: &str) -> Option<u64> {
+        let (prefix, serial) = ids::parse(id)?;
+        if prefix != schema::obj(obj).prefix {
+            return None;
+        }
+        if obj == schema::ORGANIZATION && !ids::same(id, &self.id) {
+            return None;
+        }
+        Some(serial)
+    }
+
+    /// Validates and converts a write body into field changes (`None` clears a field).
+    fn coerce(
+        &self,
+        obj: ObjId,
+        body: &Map<String, Value>,
+        create: bool,
+    ) -> Result<Vec<(u16, Option<Val>)>, ApiError> {
+        let o = schema::obj(obj);
+        let mut out = Vec::with_capacity(body.len());
+        let mut not_writable = Vec::new();
+        for (key, value) in body {
+            if key == "attributes" {
+                continue;
+            }
+            let Some((idx, field)) = o.field(key) else {
+                return Err(ApiError::new(
+                    400,
+                    "INVALID_FIELD",
+                    format!("No such column '{key}' on sobject of type {}", o.name),
+                )
+                .without_fields());
+            };
+            let writable = if create {
+                field.createable
+            } else {
+                field.updateable
+            };
+            if !writable {
+                not_writable.push(field.name);
+                continue;
+            }
+            out.push((idx, self.coerce_value(field, value)?));
+        }
+        if !not_writable.is_empty() {
+            return Err(ApiError::new(
+                400,
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                format!(
+                    "Unable to create/update fields: {}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.",
+                    not_writable.join(", ")
+                ),
+            )
+            .with_fields(&not_writable));
+        }
+        Ok(out)
+    }
+
+    fn coerce_value(&self, field: &Field, value: &Value) -> Result<Option<Val>, ApiError> {
+        let parse_err = |kind: &str| {
+            ApiError::json_parse(format!(
+                "Cannot deserialize instance of {kind} from {} value {} or request may be missing a required field",
+                json_kind(value),
+                value
+            ))
+        };
+        if value.is_null() {
+            return Ok(None);
+        }
+        match field.ty {
+            FType::Boolean => match value {
+                Value::Bool(b) => Ok(Some(Val::Bool(*b))),
+                Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Val::Bool(true))),
+                Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Val::Bool(false))),
+                _ => Err(parse_err("boolean")),
+            },
+            FType::Double | FType::Currency | FType::Percent | FType::Int => {
+                let n = match value {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) if s.is_empty() => return Ok(None),
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                };
+                let n = n.ok_or_else(|| {
+                    parse_err(if field.ty == FType::Int {
+                        "int"
+                    } else {
+                        "double"
+                    })
+                })?;
+                if field.ty == FType::Int && n.fract() != 0.0 {
+                    return Err(parse_err("int"));
+                }
+                Ok(Some(Val::Num(n)))
+            }
+            FType::Date => {
+                let Value::String(s) = value else {
+                    return Err(parse_err("date"));
+                };
+                if s.is_empty() {
+                    return Ok(None);
+                }
+                let d: jiff::civil::Date = s.parse().map_err(|_| parse_err("date"))?;
+                Ok(Some(Val::Str(d.to_string().into())))
+            }
+            FType::Datetime => {
+                let Value::String(s) = value else {
+                    return Err(parse_err("datetime"));
+                };
+                if s.is_empty() {
+                    return Ok(None);
+                }
+                parse_datetime(s)
+                    .map(|ms| Some(Val::Time(ms)))
+                    .ok_or_else(|| parse_err("datetime"))
+            }
+            FType::Id | FType::Reference => {
+                let Value::String(s) = value else {
+                    return Err(parse_err("reference"));
+                };
+                if s.is_empty() {
+                    return Ok(None);
+                }
+                let malformed = || {
+                    ApiError::new(
+                        400,
+                        "MALFORMED_ID",
+                        format!("{}: id value of incorrect type: {s}", field.label),
+                    )
+                    .with_fields(&[field.name])
+                };
+                let (prefix, _) = ids::parse(s).ok_or_else(malformed)?;
+                let target = schema::by_prefix(prefix).map(|(_, o)| o.name);
+                if !target.is_some_and(|t| field.reference_to.contains(&t)) {
+                    return Err(ApiError::new(
+                        400,
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        format!("{}: id value of incorrect type: {s}", field.label),
+                    )
+                    .with_fields(&[field.name]));
+                }
+                match self.resolve(s) {
+                    Some((obj, r)) if r.deleted.is_none() => {
+                        Ok(Some(Val::Str(self.id_of(obj, r.serial).into())))
+                    }
+                    Some(_) => Err(ApiError::new(400, "ENTITY_IS_DELETED", "entity is deleted")
+                        .with_fields(&[field.name])),
+                    None => Err(ApiError::new(
+                        400,
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        format!("{}: invalid cross reference id", field.label),
+                    )
+                    .with_fields(&[field.name])),
+                }
+            }
+            _ => {
+                let s = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return Err(parse_err("string")),
+                };
+                // An empty string clears a text field, as in the Salesforce UI.
+                if s.is_empty() {
+                    return Ok(None);
+                }
+                if s.chars().count() > field.length as usize && field.length > 0 {
+                    return Err(ApiError::new(
+                        400,
+                        "STRING_TOO_LONG",
+                        format!(
+                            "{}: data value too large: {} (max length={})",
+                            field.label, s, field.length
+                        ),
+                    )
+                    .with_fields(&[field.name]));
+                }
+                if field.ty == FType::Email && !valid_email(&s) {
+                    return Err(ApiError::new(
+                        400,
+                        "INVALID_EMAIL_ADDRESS",
+                        format!("{}: invalid email address: {s}", field.label),
+                    )
+                    .with_fields(&[field.name]));
+                }
+                Ok(Some(Val::Str(s.into())))
+            }
+        }
+    }
+
+    /// The switchable duplicate rule: a Lead or Contact whose Email matches another of the same
+    /// object is refused with `DUPLICATES_DETECTED` and the `duplicateResult` Salesforce's
+    /// standard rules answer ("DuplicateResult", Apex and API reference; the standard
+    /// `Standard_Lead_Duplicate_Rule` / `Standard_Contact_Duplicate_Rule` with an exact Email
+    /// matching rule).
+    fn check_duplicates(
+        &self,
+        obj: ObjId,
+        rec: &Record,
+        own: Option<u64>,
+        rules: &Rules,
+    ) -> Result<(), ApiError> {
+        if !rules.duplicate_rule || !(obj == schema::LEAD || obj == schema::CONTACT) {
+            return Ok(());
+        }
+        let o = schema::obj(obj);
+        let Some((idx, _)) = o.field("Email") else {
+            return Ok(());
+        };
+        let Some(Val::Str(email)) = rec.stored(idx) else {
+            return Ok(());
+        };
+        let matches: Vec<u64> = self.tables[obj]
+            .find(o, idx, email)
+            .into_iter()
+            .filter(|s| Some(*s) != own)
+            .collect();
+        if matches.is_empty() {
+            return Ok(());
+        }
+        let version = format!("v{}", super::API_VERSION);
+        let records: Vec<Value> = matches
+            .iter()
+            .map(|s| {
+                json!({
+                    "additionalInformation": [],
+                    "fieldDiffs": [],
+                    "matchConfidence": 100.0,
+                    "record": {
+                        "attributes": self.attributes(obj, *s, &version),
+                        "Id": self.id_of(obj, *s),
+                    },
+                })
+            })
+            .collect();
+        let message = "Use one of these records?";
+        let mut err = ApiError::new(400, "DUPLICATES_DETECTED", message).with_fields(&[]);
+        err.extra = Some((
+            "duplicateResult",
+            json!({
+                "allowSave": false,
+                "duplicateRule": format!("Standard_{}_Duplicate_Rule", o.name),
+                "duplicateRuleEntityType": o.name,
+                "errorMessage": message,
+                "matchResults": [{
+                    "entityType": o.name,
+                    "errors": [],
+                    "matchEngine": "ExactMatchEngine",
+                    "matchRecords": records,
+                    "rule": format!("Standard_{}_Match_Rule_v1_0", o.name),
+                    "size": matches.len(),
+                    "success": true,
+                }],
+            }),
+        ));
+        Err(err)
+    }
+}
+
+/// Org-wide rules switched through `_control/settings`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    pub duplicate_rule: bool,
+}
+
+pub fn required_missing(fields: &[&str]) -> ApiError {
+    ApiError::new(
+        400,
+        "REQUIRED_FIELD_MISSING",
+        format!("Required fields are missing: [{}]", fields.join(", ")),
+    )
+    .with_fields(fields)
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "VALUE_STRING",
+        Value::Number(n) if n.is_f64() => "VALUE_NUMBER_FLOAT",
+        Value::Number(_) => "VALUE_NUMBER_INT",
+        Value::Bool(true) => "VALUE_TRUE",
+        Value::Bool(false) => "VALUE_FALSE",
+        Value::Array(_) => "START_ARRAY",
+        Value::Object(_) => "START_OBJECT",
+        Value::Null => "VALUE_NULL",
+    }
+}
+
+fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(char::is_whitespace)
+}
+
+/// `2024-01-15T09:30:00.000+0000`: Salesforce's dateTime format in REST responses.
+pub fn sf_datetime(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f+0000")
+        .to_string()
+}
+
+/// Parses the dateTime notations Salesforce accepts: ISO 8601 with `Z`, `+hh:mm` or `+hhmm`.
+pub fn parse_datetime(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t.as_millisecond());
+    }
+    // `+0000` / `-0500`: insert the colon jiff wants.
+    let b = s.as_bytes();
+    if b.len() > 5 {
+        let tail = &s[s.len() - 5..];
+        if (tail.starts_with('+') || tail.starts_with('-'))
+            && tail[1..].bytes().all(|c| c.is_ascii_digit())
+        {
+            let fixed = format!("{}{}:{}", &s[..s.len() - 5], &tail[..3], &tail[3..]);
+            return fixed
+                .parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond());
+        }
+    }
+    None
+}
+
+/// A value as the REST API writes it.
+pub fn val_json(field: &Field, v: Option<&Val>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(Val::Str(s)) => Value::String(s.to_string()),
+        Some(Val::Bool(b)) => Value::Bool(*b),
+        Some(Val::Time(ms)) => Value::String(sf_datetime(*ms)),
+        Some(Val::Num(n)) => {
+            if field.ty == FType::Int {
+                json!(*n as i64)
+            } else {
+                json!(n)
+            }
+        }
+    }
+}
+
+/// A value as plain text (the UI, SOSL matching).
+pub fn val_text(v: &Val) -> String {
+    match v {
+        Val::Str(s) => s.to_string(),
+        Val::Bool(b) => b.to_string(),
+        Val::Time(ms) => sf_datetime(*ms),
+        Val::Num(n) => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_format_and_parse_like_salesforce() {
+        let ms = parse_datetime("2024-01-15T09:30:00.000+0000").unwrap();
+        assert_eq!(sf_datetime(ms), "2024-01-15T09:30:00.000+0000");
+        assert_eq!(parse_datetime("2024-01-15T18:30:00+09:00"), Some(ms));
+        assert_eq!(parse_datetime("2024-01-15T09:30:00Z"), Some(ms));
+        assert_eq!(parse_datetime("yesterday"), None);
+    }
+
+    #[test]
+    fn writes_validate_and_roll_back() {
+        let mut org = Org::new(0, 0);
+        let rules = Rules {
+            duplicate_rule: true,
+        };
+        let admin = org.admin().serial;
+        let body = |v: Value| v.as_object().unwrap().clone();
+        let err = org
+            .create(
+                schema::LEAD,
+                &body(json!({"FirstName": "A"})),
+                admin,
+                0,
+                &rules,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "REQUIRED_FIELD_MISSING");
+        assert_eq!(err.fields.unwrap(), vec!["LastName", "Company"]);
+        let s = org
+            .create(
+                schema::LEAD,
+                &body(json!({"LastName": "Sato", "Company": "X", "Email": "a@b.jp"})),
+                admin,
+                0,
+                &rules,
+            )
+            .unwrap();
+        let dup = org
+            .create(
+                schema::LEAD,
+                &body(json!({"LastName": "S", "Company": "X", "Email": "A@B.jp"})),
+                admin,
+                0,
+                &rules,
+            )
+            .unwrap_err();
+        assert_eq!(dup.code, "DUPLICATES_DETECTED");
+        let (started, mark) = org.savepoint();
+        org.delete(schema::LEAD, s, 5).unwrap();
+        assert_eq!(org.tables[schema::LEAD].live, 0);
+        org.rollback_to(mark);
+        org.release(started);
+        assert_eq!(org.tables[schema::LEAD].live, 1);
+        assert!(org.live(schema::LEAD, s).is_ok());
+        for (b, code) in [
+            (json!({"Nope": 1}), "INVALID_FIELD"),
+            (json!({"Name": "x"}), "INVALID_FIELD_FOR_INSERT_UPDATE"),
+            (json!({"Email": "not-an-email"}), "INVALID_EMAIL_ADDRESS"),
+            (json!({"NumberOfEmployees": "many"}), "JSON_PARSER_ERROR"),
+            (json!({"LastName": "x".repeat(81)}), "STRING_TOO_LONG"),
+            (json!({"LastName": null}), "REQUIRED_FIELD_MISSING"),
+        ] {
+            let e = org
+                .update(schema::LEAD, s, &body(b.clone()), admin, 1, &rules)
+                .unwrap_err();
+            assert_eq!(e.code, code, "{b}");
+        }
+    }
+}
