@@ -208,11 +208,12 @@ fn composite(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<Reply, ApiError> {
         if let Some(l) = &reply.location {
             headers.insert("Location".into(), json!(l));
         }
-        if let Some(b) = &reply.body {
+        let body = reply.value();
+        if let Some(b) = &body {
             done.insert(reference.clone(), b.clone());
         }
         out.push(json!({
-            "body": reply.body.clone().unwrap_or(Value::Null),
+            "body": body.unwrap_or(Value::Null),
             "httpHeaders": headers,
             "httpStatusCode": reply.status,
             "referenceId": reference,
@@ -277,7 +278,7 @@ fn batch(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<Reply, ApiError> {
         if !reply.is_success() {
             has_errors = true;
         }
-        results.push(json!({"statusCode": reply.status, "result": reply.body}));
+        results.push(json!({"statusCode": reply.status, "result": reply.value()}));
     }
     Ok(Reply::ok(
         json!({"hasErrors": has_errors, "results": results}),

@@ -17,45 +17,70 @@ const CHECKSUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
 /// The three checksum characters of a 15-character id.
 pub fn checksum(id15: &str) -> String {
-    let bytes = id15.as_bytes();
-    let mut out = String::with_capacity(3);
-    for chunk in 0..3 {
+    checksum_of(id15.as_bytes())
+        .iter()
+        .map(|b| *b as char)
+        .collect()
+}
+
+fn checksum_of(id15: &[u8]) -> [u8; 3] {
+    let mut out = [0u8; 3];
+    for (chunk, slot) in out.iter_mut().enumerate() {
         let mut bits = 0usize;
         for i in 0..5 {
-            if bytes
+            if id15
                 .get(chunk * 5 + i)
                 .is_some_and(|b| b.is_ascii_uppercase())
             {
                 bits |= 1 << i;
             }
         }
-        out.push(CHECKSUM[bits] as char);
+        *slot = CHECKSUM[bits];
     }
     out
 }
 
 /// The 18-character form of a 15-character id.
 pub fn to18(id15: &str) -> String {
-    format!("{id15}{}", checksum(id15))
+    let mut out = String::with_capacity(id15.len() + 3);
+    out.push_str(id15);
+    out.extend(checksum_of(id15.as_bytes()).iter().map(|b| *b as char));
+    out
 }
 
-/// Builds the 15-character id of serial `n` with `prefix` in the org's `pod` (2 characters).
-pub fn id15(prefix: &str, pod: &str, n: u64) -> String {
+/// The 9 base-62 digits of serial `n`.
+fn serial_digits(n: u64) -> [u8; 9] {
     let mut serial = [b'0'; 9];
     let mut v = n;
     for slot in serial.iter_mut().rev() {
         *slot = BASE62[(v % 62) as usize];
         v /= 62;
     }
-    format!(
-        "{prefix}{pod}0{}",
-        std::str::from_utf8(&serial).unwrap_or("000000000")
-    )
+    serial
 }
 
-/// The 18-character id of serial `n`.
+fn push_id15(out: &mut String, prefix: &str, pod: &str, n: u64) {
+    out.push_str(prefix);
+    out.push_str(pod);
+    out.push('0');
+    out.extend(serial_digits(n).iter().map(|b| *b as char));
+}
+
+/// Builds the 15-character id of serial `n` with `prefix` in the org's `pod` (2 characters).
+pub fn id15(prefix: &str, pod: &str, n: u64) -> String {
+    let mut out = String::with_capacity(15);
+    push_id15(&mut out, prefix, pod, n);
+    out
+}
+
+/// The 18-character id of serial `n` (one allocation: ids are written for every record of a
+/// query page).
 pub fn id18(prefix: &str, pod: &str, n: u64) -> String {
-    to18(&id15(prefix, pod, n))
+    let mut out = String::with_capacity(18);
+    push_id15(&mut out, prefix, pod, n);
+    let sum = checksum_of(out.as_bytes());
+    out.extend(sum.iter().map(|b| *b as char));
+    out
 }
 
 /// A well-formed id split into its key prefix and serial. Accepts the 15- and 18-character forms;
@@ -69,7 +94,7 @@ pub fn parse(id: &str) -> Option<(&str, u64)> {
         return None;
     }
     let id15 = &id[..15];
-    if id.len() == 18 && !id[15..].eq_ignore_ascii_case(&checksum(id15)) {
+    if id.len() == 18 && !id.as_bytes()[15..].eq_ignore_ascii_case(&checksum_of(id15.as_bytes())) {
         return None;
     }
     let mut n: u64 = 0;

@@ -323,7 +323,16 @@ async fn data_api(
     drop(guard);
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     let mut resp = match reply.body {
-        Some(b) => (status, axum::Json(b)).into_response(),
+        Some(rest::Body::Json(b)) => (status, axum::Json(b)).into_response(),
+        Some(rest::Body::Raw(b)) => (
+            status,
+            [(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json;charset=UTF-8"),
+            )],
+            b,
+        )
+            .into_response(),
         None => status.into_response(),
     };
     let (k, v) = limit_header(used, max);

@@ -49,7 +49,11 @@ pub fn query(ctx: &mut Ctx<'_>, q: &str, all: bool) -> Reply {
     };
     let serials = soql::run(ctx.org, &parsed, all);
     if parsed.count {
-        return Reply::ok(json!({"totalSize": serials.len(), "done": true, "records": []}));
+        let body = format!(
+            r#"{{"totalSize":{},"done":true,"records":[]}}"#,
+            serials.len()
+        );
+        return Reply::raw(body.into_bytes());
     }
     let cursor = Cursor {
         obj: parsed.object,
@@ -59,7 +63,7 @@ pub fn query(ctx: &mut Ctx<'_>, q: &str, all: bool) -> Reply {
     };
     let batch = ctx.batch_size;
     if cursor.serials.len() <= batch {
-        return Reply::ok(page(ctx, &cursor, 0, batch, None));
+        return Reply::raw(page(ctx, &cursor, 0, batch, None));
     }
     *ctx.next_cursor += 1;
     let locator = super::ids::id15("01g", ctx.org.pod, *ctx.next_cursor);
@@ -72,7 +76,7 @@ pub fn query(ctx: &mut Ctx<'_>, q: &str, all: bool) -> Reply {
             org.cursors.remove(&old);
         }
     }
-    Reply::ok(body)
+    Reply::raw(body)
 }
 
 /// `GET query/{locator}-{offset}`.
@@ -102,29 +106,47 @@ pub fn query_more(ctx: &mut Ctx<'_>, token: &str) -> Reply {
     } else {
         ctx.org.cursor_order.retain(|l| l != locator);
     }
-    Reply::ok(body)
+    Reply::raw(body)
 }
 
-fn page(ctx: &Ctx<'_>, c: &Cursor, offset: usize, batch: usize, locator: Option<&str>) -> Value {
+/// One page of a cursor, written straight to JSON text (pages are up to 2,000 records, too
+/// many to build as a `Value` tree first): `totalSize`, `done`, `nextRecordsUrl` when there is
+/// more, then `records`, in Salesforce's order.
+fn page(ctx: &Ctx<'_>, c: &Cursor, offset: usize, batch: usize, locator: Option<&str>) -> Vec<u8> {
+    use std::io::Write as _;
     let end = (offset + batch).min(c.serials.len());
     let table = &ctx.org.tables[c.obj];
-    let records: Vec<Value> = c.serials[offset..end]
+    let count = end.saturating_sub(offset);
+    let mut out = Vec::with_capacity(128 + count * 64);
+    let done = end >= c.serials.len();
+    let _ = write!(out, "{{\"totalSize\":{},\"done\":{done}", c.serials.len());
+    if !done && let Some(l) = locator {
+        let kind = if c.all { "queryAll" } else { "query" };
+        out.extend_from_slice(b",\"nextRecordsUrl\":");
+        let url = format!("/services/data/{}/{kind}/{l}-{end}", ctx.version);
+        let _ = serde_json::to_writer(&mut out, &url);
+    }
+    out.extend_from_slice(b",\"records\":[");
+    let shape = soql::Shape::new(&c.fields);
+    let mut first = true;
+    for r in c.serials[offset..end]
         .iter()
         .filter_map(|s| table.records.get(s))
-        .map(|r| soql::project(ctx.org, c.obj, r, &c.fields, &ctx.version))
-        .collect();
-    let mut body = json!({
-        "totalSize": c.serials.len(),
-        "done": end >= c.serials.len(),
-    });
-    if end < c.serials.len()
-        && let Some(l) = locator
     {
-        let kind = if c.all { "queryAll" } else { "query" };
-        body["nextRecordsUrl"] = json!(format!("/services/data/{}/{kind}/{l}-{end}", ctx.version));
+        if first {
+            let start = out.len();
+            shape.write(&mut out, ctx.org, c.obj, r, &ctx.version);
+            // Size the rest of the page on the first record.
+            let per = out.len() - start + 1;
+            out.reserve(per * count + per * count / 4 + 16);
+            first = false;
+        } else {
+            out.push(b',');
+            shape.write(&mut out, ctx.org, c.obj, r, &ctx.version);
+        }
     }
-    body["records"] = Value::Array(records);
-    body
+    out.extend_from_slice(b"]}");
+    out
 }
 
 /// Which fields a search looks in.

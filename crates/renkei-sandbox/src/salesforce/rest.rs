@@ -35,8 +35,15 @@ pub struct Ctx<'a> {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: Option<Body>,
     pub location: Option<String>,
+}
+
+/// A reply's JSON body: a tree, or (query pages, which are large) JSON text already written.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(Value),
+    Raw(Vec<u8>),
 }
 
 impl Reply {
@@ -46,8 +53,23 @@ impl Reply {
     pub fn status(status: u16, v: Value) -> Reply {
         Reply {
             status,
-            body: Some(v),
+            body: Some(Body::Json(v)),
             location: None,
+        }
+    }
+    /// A 200 whose body is JSON text already written.
+    pub fn raw(json: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            body: Some(Body::Raw(json)),
+            location: None,
+        }
+    }
+    /// The body as a `Value` (composite subrequests embed it in their answer).
+    pub fn value(&self) -> Option<Value> {
+        match self.body.as_ref()? {
+            Body::Json(v) => Some(v.clone()),
+            Body::Raw(b) => serde_json::from_slice(b).ok(),
         }
     }
     pub fn no_content() -> Reply {

@@ -20,10 +20,10 @@ use std::cmp::Ordering;
 
 use jiff::ToSpan as _;
 use jiff::civil::Date;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::schema::{self, FType, ObjId};
-use super::store::{Org, Record, Val, val_json};
+use super::store::{JsonVal, Org, Record, Val};
 
 /// A SOQL (or SOSL) error: the code and the reason, at a byte offset of the query.
 #[derive(Debug, Clone, PartialEq)]
@@ -256,6 +256,20 @@ pub struct Path {
 impl Path {
     /// Follows the relationships from `rec`: the object and record at each level (`None` once
     /// a reference is empty or dangling).
+    /// Follows relationship `depth` from `(obj, rec)`, the record reached by the hops before it.
+    fn hop<'a>(
+        &self,
+        org: &'a Org,
+        depth: usize,
+        obj: ObjId,
+        rec: &'a Record,
+    ) -> Option<(ObjId, &'a Record)> {
+        match org.value(obj, rec, self.hops[depth]) {
+            Some(Val::Str(id)) => org.resolve(&id).filter(|(_, r)| r.deleted.is_none()),
+            _ => None,
+        }
+    }
+
     fn walk<'a>(
         &self,
         org: &'a Org,
@@ -264,11 +278,8 @@ impl Path {
     ) -> Vec<Option<(ObjId, &'a Record)>> {
         let mut out = Vec::with_capacity(self.hops.len());
         let mut cur = Some((obj, rec));
-        for &h in &self.hops {
-            cur = cur.and_then(|(o, r)| match org.value(o, r, h) {
-                Some(Val::Str(id)) => org.resolve(&id).filter(|(_, r)| r.deleted.is_none()),
-                _ => None,
-            });
+        for h in 0..self.hops.len() {
+            cur = cur.and_then(|(o, r)| self.hop(org, h, o, r));
             out.push(cur);
         }
         out
@@ -1217,53 +1228,110 @@ pub fn run_with(
     }
 }
 
-/// One result record: `attributes`, then the selected fields in order, parent relationships as
-/// nested objects (or `null` when the reference is empty).
+/// One result record as a `Value`: what [`Shape::write`] writes, parsed. For the rare callers
+/// that need a tree (SOSL); query pages are written straight to bytes.
 pub fn project(org: &Org, obj: ObjId, rec: &Record, fields: &[Path], version: &str) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "attributes".into(),
-        org.attributes(obj, rec.serial, version),
-    );
-    for p in fields {
-        if p.hops.is_empty() {
-            let v = p.eval(org, obj, rec);
-            m.insert(p.leaf.into(), leaf_json(p, v.as_ref()));
-            continue;
-        }
-        let chain = p.walk(org, obj, rec);
-        let mut cur = &mut m;
-        for (k, at) in chain.iter().enumerate() {
-            let name = p.rel_names[k];
-            let Some((o, r)) = at else {
-                cur.entry(name).or_insert(Value::Null);
-                break;
-            };
-            let entry = cur.entry(name).or_insert(Value::Null);
-            if !entry.is_object() {
-                let mut child = Map::new();
-                child.insert("attributes".into(), org.attributes(*o, r.serial, version));
-                *entry = Value::Object(child);
-            }
-            let Value::Object(next) = entry else { break };
-            cur = next;
-            if k + 1 == chain.len() {
-                let v = p.leaf_value(org, Some((*o, r)));
-                cur.insert(p.leaf.into(), leaf_json(p, v.as_ref()));
-            }
-        }
-    }
-    Value::Object(m)
+    let mut out = Vec::with_capacity(256);
+    Shape::new(fields).write(&mut out, org, obj, rec, version);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
-fn leaf_json(p: &Path, v: Option<&Val>) -> Value {
-    match p.field_def() {
-        Some(f) => val_json(f, v),
-        None => match v {
-            None => Value::Null,
-            Some(v) => Value::String(super::store::val_text(v)),
-        },
+/// How the selected fields nest in a result record: the fields in SELECT order, each parent
+/// relationship once, where it is first mentioned, holding the fields read through it — as
+/// Salesforce answers (`attributes` first, then `Id`, `Account: {attributes, Name, …}`, …).
+pub struct Shape<'a> {
+    items: Vec<Item<'a>>,
+}
+
+enum Item<'a> {
+    Leaf(&'a Path),
+    /// The relationship `via.rel_names[depth]`, followed from the enclosing record.
+    Rel {
+        via: &'a Path,
+        depth: usize,
+        items: Vec<Item<'a>>,
+    },
+}
+
+impl<'a> Shape<'a> {
+    pub fn new(fields: &'a [Path]) -> Shape<'a> {
+        let mut items = Vec::new();
+        for p in fields {
+            let mut cur = &mut items;
+            for depth in 0..p.hops.len() {
+                let name = p.rel_names[depth];
+                let at = cur.iter().position(
+                    |i| matches!(i, Item::Rel { via, depth: d, .. } if via.rel_names[*d] == name),
+                );
+                let at = at.unwrap_or_else(|| {
+                    cur.push(Item::Rel {
+                        via: p,
+                        depth,
+                        items: Vec::new(),
+                    });
+                    cur.len() - 1
+                });
+                let Item::Rel { items: next, .. } = &mut cur[at] else {
+                    unreachable!("position found a relationship")
+                };
+                cur = next;
+            }
+            cur.push(Item::Leaf(p));
+        }
+        Shape { items }
     }
+
+    /// Writes one result record as JSON: `attributes`, then the fields in SELECT order, parent
+    /// relationships as nested objects (or `null` when the reference is empty or dangling).
+    pub fn write(&self, out: &mut Vec<u8>, org: &Org, obj: ObjId, rec: &Record, version: &str) {
+        write_level(out, org, obj, rec, &self.items, version);
+    }
+}
+
+fn write_json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
+    // Writing to a Vec cannot fail, and these values always serialise.
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b',');
+    write_json(out, &key);
+    out.push(b':');
+}
+
+fn write_level(
+    out: &mut Vec<u8>,
+    org: &Org,
+    obj: ObjId,
+    rec: &Record,
+    items: &[Item<'_>],
+    version: &str,
+) {
+    out.extend_from_slice(b"{\"attributes\":");
+    write_json(out, &org.attributes_of(obj, rec.serial, version));
+    for item in items {
+        match item {
+            Item::Leaf(p) => {
+                write_key(out, p.leaf);
+                let v = p.leaf_value(org, Some((obj, rec)));
+                write_json(
+                    out,
+                    &JsonVal {
+                        field: p.field_def(),
+                        val: v.as_ref(),
+                    },
+                );
+            }
+            Item::Rel { via, depth, items } => {
+                write_key(out, via.rel_names[*depth]);
+                match via.hop(org, *depth, obj, rec) {
+                    Some((o, r)) => write_level(out, org, o, r, items, version),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+        }
+    }
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -1571,5 +1639,232 @@ mod tests {
         assert!(like("50%", &p("50\\%")));
         assert!(!like("500", &p("50\\%")));
         assert!(like("山田太郎", &p("%田%")));
+    }
+
+    /// The `Value` projection query pages were built with before they were written straight to
+    /// bytes, kept as the reference the writer is checked against.
+    fn old_project(org: &Org, obj: ObjId, rec: &Record, fields: &[Path], version: &str) -> Value {
+        use crate::salesforce::store::sf_datetime;
+        use serde_json::Map;
+        fn val_json(field: &schema::Field, v: Option<&Val>) -> Value {
+            match v {
+                None => Value::Null,
+                Some(Val::Str(s)) => Value::String(s.to_string()),
+                Some(Val::Bool(b)) => Value::Bool(*b),
+                Some(Val::Time(ms)) => Value::String(sf_datetime(*ms)),
+                Some(Val::Num(n)) => {
+                    if field.ty == FType::Int {
+                        json!(*n as i64)
+                    } else {
+                        json!(n)
+                    }
+                }
+            }
+        }
+        fn val_text(v: &Val) -> String {
+            match v {
+                Val::Str(s) => s.to_string(),
+                Val::Bool(b) => b.to_string(),
+                Val::Time(ms) => sf_datetime(*ms),
+                Val::Num(n) => n.to_string(),
+            }
+        }
+        fn leaf_json(p: &Path, v: Option<&Val>) -> Value {
+            match p.field_def() {
+                Some(f) => val_json(f, v),
+                None => match v {
+                    None => Value::Null,
+                    Some(v) => Value::String(val_text(v)),
+                },
+            }
+        }
+        let attributes = |obj: ObjId, serial: u64| {
+            let o = schema::obj(obj);
+            json!({
+                "type": o.name,
+                "url": format!("/services/data/{version}/sobjects/{}/{}", o.name, org.id_of(obj, serial)),
+            })
+        };
+        let mut m = Map::new();
+        m.insert("attributes".into(), attributes(obj, rec.serial));
+        for p in fields {
+            if p.hops.is_empty() {
+                let v = p.eval(org, obj, rec);
+                m.insert(p.leaf.into(), leaf_json(p, v.as_ref()));
+                continue;
+            }
+            let chain = p.walk(org, obj, rec);
+            let mut cur = &mut m;
+            for (k, at) in chain.iter().enumerate() {
+                let name = p.rel_names[k];
+                let Some((o, r)) = at else {
+                    cur.entry(name).or_insert(Value::Null);
+                    break;
+                };
+                let entry = cur.entry(name).or_insert(Value::Null);
+                if !entry.is_object() {
+                    let mut child = Map::new();
+                    child.insert("attributes".into(), attributes(*o, r.serial));
+                    *entry = Value::Object(child);
+                }
+                let Value::Object(next) = entry else { break };
+                cur = next;
+                if k + 1 == chain.len() {
+                    let v = p.leaf_value(org, Some((*o, r)));
+                    cur.insert(p.leaf.into(), leaf_json(p, v.as_ref()));
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    #[test]
+    fn written_records_match_the_value_projection() {
+        let mut org = org();
+        let admin = org.admin().serial;
+        let r = Rules::default();
+        let body = |v: Value| v.as_object().unwrap().clone();
+        let parent = org
+            .create(
+                schema::ACCOUNT,
+                &body(json!({
+                    "Name": "株式会社 \"親\" \\ 本社",
+                    "AnnualRevenue": 1234567.89,
+                    "NumberOfEmployees": 3000,
+                    "Description": "改行\nタブ\t制御\u{1}と絵文字 🍣",
+                })),
+                admin,
+                NOW,
+                &r,
+            )
+            .unwrap();
+        let parent_id = org.id_of(schema::ACCOUNT, parent);
+        let child = org
+            .create(
+                schema::ACCOUNT,
+                &body(json!({"Name": "子会社", "ParentId": parent_id, "AnnualRevenue": 0.1})),
+                admin,
+                NOW,
+                &r,
+            )
+            .unwrap();
+        let child_id = org.id_of(schema::ACCOUNT, child);
+        let opp = org
+            .create(
+                schema::OPPORTUNITY,
+                &body(json!({
+                    "Name": "大型案件", "StageName": "Prospecting", "CloseDate": "2024-03-31",
+                    "Amount": 5e6, "Probability": 12.5, "AccountId": child_id,
+                })),
+                admin,
+                NOW,
+                &r,
+            )
+            .unwrap();
+        let opp_id = org.id_of(schema::OPPORTUNITY, opp);
+        let contact = org
+            .create(
+                schema::CONTACT,
+                &body(json!({"LastName": "佐藤", "FirstName": "花子", "AccountId": child_id})),
+                admin,
+                NOW,
+                &r,
+            )
+            .unwrap();
+        let contact_id = org.id_of(schema::CONTACT, contact);
+        for b in [
+            json!({"Subject": "電話", "ActivityDate": "2024-02-01", "WhoId": contact_id, "WhatId": opp_id}),
+            json!({"Subject": "Email", "WhatId": child_id}),
+            json!({"Subject": "None"}),
+        ] {
+            org.create(schema::TASK, &body(b), admin, NOW, &r).unwrap();
+        }
+        // A dangling reference: its parent went to the Recycle Bin.
+        let gone = org
+            .create(
+                schema::ACCOUNT,
+                &body(json!({"Name": "Gone"})),
+                admin,
+                NOW,
+                &r,
+            )
+            .unwrap();
+        let gone_id = org.id_of(schema::ACCOUNT, gone);
+        org.create(
+            schema::CONTACT,
+            &body(json!({"LastName": "Dangling", "AccountId": gone_id})),
+            admin,
+            NOW,
+            &r,
+        )
+        .unwrap();
+        org.delete(schema::ACCOUNT, gone, NOW).unwrap();
+
+        let queries = [
+            "SELECT Id, Name, FirstName, LastName, Email, Phone, IsDeleted, CreatedDate, Account.Name, Account.NumberOfEmployees, Account.AnnualRevenue, Account.Owner.Name FROM Contact",
+            "SELECT Account.Name, Id, Account.Description, LastName, Account.Parent.Name, Account.Owner.Email, Account.Parent.AnnualRevenue FROM Contact",
+            "SELECT Id, Name, Amount, Probability, CloseDate, IsDeleted, Account.Name, Account.Parent.Name, Account.Parent.Description FROM Opportunity",
+            "SELECT Id, Subject, ActivityDate, Who.Name, What.Name, Who.Id, CreatedBy.Name FROM Task",
+            "SELECT Id, Name, Description, AnnualRevenue, NumberOfEmployees, Parent.Name, Parent.Parent.Name FROM Account",
+            "SELECT FIELDS(ALL) FROM Account LIMIT 200",
+        ];
+        let (mut compared, mut saw_null, mut saw_text_leaf) = (0, false, false);
+        for q in queries {
+            let query = parse(q, NOW).unwrap_or_else(|e| panic!("{q}: {e:?}"));
+            let shape = Shape::new(&query.fields);
+            for s in run(&org, &query, true) {
+                let rec = &org.tables[query.object].records[&s];
+                let mut bytes = Vec::new();
+                shape.write(&mut bytes, &org, query.object, rec, "v62.0");
+                let written: Value = serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|e| panic!("{q}: {e}: {}", String::from_utf8_lossy(&bytes)));
+                let old = old_project(&org, query.object, rec, &query.fields, "v62.0");
+                assert_eq!(written, old, "{q}");
+                saw_null |= written["Account"].is_null() && q.contains("Account.Name");
+                saw_text_leaf |= written["Who"]["Name"] == "佐藤 花子";
+                assert_eq!(
+                    project(&org, query.object, rec, &query.fields, "v62.0"),
+                    old
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 20, "{compared}");
+        assert!(saw_null && saw_text_leaf, "{saw_null} {saw_text_leaf}");
+    }
+
+    #[test]
+    fn written_records_keep_select_order() {
+        let org = org();
+        let q = parse(
+            "SELECT LastName, Account.Name, Id, Account.Owner.Name, Account.NumberOfEmployees FROM Contact ORDER BY CreatedDate",
+            NOW,
+        )
+        .unwrap();
+        let ids = run(&org, &q, false);
+        let mut out = Vec::new();
+        Shape::new(&q.fields).write(
+            &mut out,
+            &org,
+            q.object,
+            &org.tables[q.object].records[&ids[0]],
+            "v62.0",
+        );
+        let text = String::from_utf8(out).unwrap();
+        let order: Vec<usize> = [
+            r#"{"attributes":{"type":"Contact","url":"/services/data/v62.0/sobjects/Contact/003"#,
+            r#""LastName":"Smith","Account":{"attributes":{"type":"Account","url":"#,
+            r#""Name":"Acme","Owner":{"attributes":{"type":"User","url":"#,
+            r#""Name":"Yamada Hanako"}"#,
+            r#""NumberOfEmployees":50},"Id":"003"#,
+        ]
+        .iter()
+        .map(|needle| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        })
+        .collect();
+        assert!(order.is_sorted(), "{text}");
+        assert!(text.ends_with("}"));
     }
 }

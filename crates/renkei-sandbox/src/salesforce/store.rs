@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
@@ -429,11 +430,16 @@ impl Org {
     }
 
     pub fn attributes(&self, obj: ObjId, serial: u64, version: &str) -> Value {
-        let o = schema::obj(obj);
-        json!({
-            "type": o.name,
-            "url": format!("/services/data/{version}/sobjects/{}/{}", o.name, self.id_of(obj, serial)),
-        })
+        serde_json::to_value(self.attributes_of(obj, serial, version)).unwrap_or(Value::Null)
+    }
+
+    /// A record's `attributes` (`{"type": …, "url": …}`), serialisable straight to bytes.
+    pub fn attributes_of<'a>(&self, obj: ObjId, serial: u64, version: &'a str) -> Attributes<'a> {
+        Attributes {
+            ty: schema::obj(obj).name,
+            version,
+            id: self.id_of(obj, serial),
+        }
     }
 
     /// Approximate data storage in MB: Salesforce counts most records as 2 KB ("Data and File
@@ -965,10 +971,17 @@ fn valid_email(s: &str) -> bool {
 
 /// `2024-01-15T09:30:00.000+0000`: Salesforce's dateTime format in REST responses.
 pub fn sf_datetime(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .strftime("%Y-%m-%dT%H:%M:%S%.3f+0000")
-        .to_string()
+    SfDateTime(ms).to_string()
+}
+
+/// [`sf_datetime`] without the allocation.
+struct SfDateTime(i64);
+
+impl std::fmt::Display for SfDateTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = jiff::Timestamp::from_millisecond(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        write!(f, "{}", t.strftime("%Y-%m-%dT%H:%M:%S%.3f+0000"))
+    }
 }
 
 /// Parses the dateTime notations Salesforce accepts: ISO 8601 with `Z`, `+hh:mm` or `+hhmm`.
@@ -996,29 +1009,79 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
 
 /// A value as the REST API writes it.
 pub fn val_json(field: &Field, v: Option<&Val>) -> Value {
-    match v {
-        None => Value::Null,
-        Some(Val::Str(s)) => Value::String(s.to_string()),
-        Some(Val::Bool(b)) => Value::Bool(*b),
-        Some(Val::Time(ms)) => Value::String(sf_datetime(*ms)),
-        Some(Val::Num(n)) => {
-            if field.ty == FType::Int {
-                json!(*n as i64)
-            } else {
-                json!(n)
+    serde_json::to_value(JsonVal {
+        field: Some(field),
+        val: v,
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// A value as the REST API writes it, serialisable straight to bytes: `null`, a string, a
+/// boolean, or a number (an integer for `Int` fields). Without a field definition (a polymorphic
+/// leaf) the value is written as its text. [`val_json`] is this, as a `Value`.
+pub struct JsonVal<'a> {
+    pub field: Option<&'a Field>,
+    pub val: Option<&'a Val>,
+}
+
+impl Serialize for JsonVal<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(v) = self.val else {
+            return s.serialize_unit();
+        };
+        match (self.field, v) {
+            (_, Val::Str(v)) => s.serialize_str(v),
+            (Some(_), Val::Bool(b)) => s.serialize_bool(*b),
+            (Some(f), Val::Num(n)) if f.ty == FType::Int => s.serialize_i64(*n as i64),
+            (Some(_), Val::Num(n)) => s.serialize_f64(*n),
+            (_, v) => s.collect_str(&Text(v)),
+        }
+    }
+}
+
+/// A record's `attributes`; see [`Org::attributes_of`].
+pub struct Attributes<'a> {
+    ty: &'static str,
+    version: &'a str,
+    id: String,
+}
+
+impl Serialize for Attributes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Url<'b>(&'b Attributes<'b>);
+        impl Serialize for Url<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let a = self.0;
+                s.collect_str(&format_args!(
+                    "/services/data/{}/sobjects/{}/{}",
+                    a.version, a.ty, a.id
+                ))
             }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("type", self.ty)?;
+        m.serialize_entry("url", &Url(self))?;
+        m.end()
+    }
+}
+
+/// A value as plain text (the UI, SOSL matching, polymorphic leaves).
+struct Text<'a>(&'a Val);
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Val::Str(s) => f.write_str(s),
+            Val::Bool(b) => write!(f, "{b}"),
+            Val::Time(ms) => write!(f, "{}", SfDateTime(*ms)),
+            Val::Num(n) => write!(f, "{n}"),
         }
     }
 }
 
 /// A value as plain text (the UI, SOSL matching).
 pub fn val_text(v: &Val) -> String {
-    match v {
-        Val::Str(s) => s.to_string(),
-        Val::Bool(b) => b.to_string(),
-        Val::Time(ms) => sf_datetime(*ms),
-        Val::Num(n) => n.to_string(),
-    }
+    Text(v).to_string()
 }
 
 #[cfg(test)]
