@@ -293,10 +293,10 @@ async fn salesforce(
         let Some(next) = page["nextRecordsUrl"].as_str() else {
             break;
         };
-        // nextRecordsUrl is a path from the instance's host: `/…/services/data/…`.
-        let origin = origin_of(instance);
+        // nextRecordsUrl is relative to the instance URL (`/services/data/…`), as Salesforce
+        // answers it; the sandbox's instance URLs carry a path, so join rather than take the host.
         page = timer
-            .get(client.get(format!("{origin}{next}")).bearer_auth(token))
+            .get(client.get(format!("{instance}{next}")).bearer_auth(token))
             .await?;
     }
     Ok(timer.result("salesforce", 2000))
@@ -337,14 +337,6 @@ async fn zoho(
         page_token = info["next_page_token"].as_str().map(str::to_owned);
     }
     Ok(timer.result("zoho", 200))
-}
-
-/// `http://host:port` of a URL.
-fn origin_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split('/').next().unwrap_or(rest);
-    let scheme = url.split_once("://").map_or("http", |(s, _)| s);
-    format!("{scheme}://{host}")
 }
 
 fn rss_mb(pid: u32) -> anyhow::Result<f64> {
