@@ -84,6 +84,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonIn {
     }
 }
 
+/// Decodes `application/x-www-form-urlencoded` pairs (`+` as space, percent-escapes), leniently:
+/// bad escapes are kept as text, as the vendors' servers do. Query strings use the same
+/// encoding, so this decodes those too.
+pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// The parameters of a request that may carry them in the query string, the form body or both
+/// (OAuth endpoints: some SDKs send a token refresh as query parameters). Body values come
+/// after query values, so a lookup that takes the last match prefers the body.
+pub fn query_and_form(query: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
+    let mut pairs = form_pairs(query.unwrap_or("").as_bytes());
+    pairs.extend(form_pairs(body));
+    pairs
+}
+
 /// `2026-11-21T09:30:00.123Z`: what the control API and the log use.
 pub fn rfc3339(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -150,6 +166,20 @@ mod tests {
             with_query("http://x/cb?a=1", &[("b", "2")]),
             "http://x/cb?a=1&b=2"
         );
+    }
+
+    #[test]
+    fn forms_decode_plus_escapes_and_bad_escapes() {
+        assert_eq!(
+            form_pairs(b"a=x+y%2Fz&b=%E6%97%A5%&c"),
+            [
+                ("a".to_owned(), "x y/z".to_owned()),
+                ("b".to_owned(), "日%".to_owned()),
+                ("c".to_owned(), String::new()),
+            ]
+        );
+        let both = query_and_form(Some("k=q"), b"k=b");
+        assert_eq!(both.last().map(|(_, v)| v.as_str()), Some("b"));
     }
 
     #[test]

@@ -493,7 +493,9 @@ pub struct ConsentPage<'a> {
     pub scopes: &'a [String],
     /// Where the form posts (the vendor's authorize URL).
     pub action: &'a str,
-    /// The authorization request's parameters, carried through the form unchanged.
+    /// The authorization request's parameters, carried through the form unchanged, except
+    /// `account` and `decision`: those are the form's own fields (a request that carried them,
+    /// such as a re-posted form, must not vote twice).
     pub hidden: &'a [(String, String)],
 }
 
@@ -518,6 +520,7 @@ pub fn consent_page(p: &ConsentPage<'_>) -> axum::response::Html<String> {
     let hidden: String = p
         .hidden
         .iter()
+        .filter(|(k, _)| k != "account" && k != "decision")
         .map(|(k, v)| {
             format!(
                 "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
@@ -565,6 +568,33 @@ mod tests {
         code_secs: 600,
         rotate_refresh: false,
     };
+
+    #[test]
+    fn the_consent_form_carries_the_request_but_not_its_own_fields() {
+        let hidden = [
+            ("state".to_owned(), "s\"1<".to_owned()),
+            ("account".to_owned(), "other".to_owned()),
+            ("decision".to_owned(), "approve".to_owned()),
+        ];
+        let accounts = [("123".to_owned(), "Portal <1>".to_owned())];
+        let page = consent_page(&ConsentPage {
+            vendor: "V",
+            app_name: "A",
+            accounts: &accounts,
+            scopes: &[],
+            action: "/authorize",
+            hidden: &hidden,
+        })
+        .0;
+        assert!(
+            page.contains(r#"name="state" value="s&quot;1&lt;""#),
+            "{page}"
+        );
+        assert!(!page.contains(r#"type="hidden" name="account""#));
+        assert!(!page.contains(r#"type="hidden" name="decision""#));
+        assert!(page.contains(r#"value="123" checked"#));
+        assert!(page.contains("Portal &lt;1&gt;"));
+    }
 
     #[test]
     fn pkce_s256_matches_the_rfc_example() {

@@ -160,11 +160,7 @@ pub async fn authorize(
     }
     let accounts = hs.accounts_for_chooser();
     let scopes = scopes_of(&p);
-    let hidden: Vec<(String, String)> = p
-        .iter()
-        .filter(|(k, _)| k.as_str() != "account" && k.as_str() != "decision")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let hidden: Vec<(String, String)> = p.into_iter().collect();
     let action = base.join("/oauth/authorize");
     consent_page(&ConsentPage {
         vendor: "HubSpot",
@@ -228,18 +224,7 @@ pub async fn token_v3(State(hs): State<Arc<Hubspot>>, body: axum::body::Bytes) -
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
-    serde_urlencoded_pairs(body)
-}
-
-/// Decodes `application/x-www-form-urlencoded` (lenient: a body that is not a form is empty).
-fn serde_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
-    axum::extract::Query::<HashMap<String, String>>::try_from_uri(
-        &format!("/?{}", String::from_utf8_lossy(body))
-            .parse()
-            .unwrap_or_else(|_| axum::http::Uri::from_static("/")),
-    )
-    .map(|q| q.0)
-    .unwrap_or_default()
+    crate::http::form_pairs(body).into_iter().collect()
 }
 
 fn token(hs: &Hubspot, body: &[u8], v3: bool) -> Response {

@@ -20,7 +20,6 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
 use super::errors::oauth_error;
-use super::rest::params;
 use super::{CLIENT_ID, CLIENT_SECRET, Salesforce};
 use crate::http::{BaseUrl, escape_html, with_query};
 use crate::oauth::{
@@ -51,9 +50,7 @@ const SCOPES: &[&str] = &[
 const DEFAULT_SCOPES: &[&str] = &["api", "id", "refresh_token"];
 
 fn form(body: &[u8], uri_query: Option<&str>) -> Vec<(String, String)> {
-    let mut p = params(uri_query.unwrap_or(""));
-    p.extend(params(&String::from_utf8_lossy(body)));
-    p
+    crate::http::query_and_form(uri_query, body)
 }
 
 fn get<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {

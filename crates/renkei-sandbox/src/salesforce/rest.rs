@@ -89,38 +89,7 @@ impl Reply {
 
 /// Decodes `a=b&c=d` (percent-encoding and `+` as space).
 pub fn params(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-pub fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-                {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::http::form_pairs(query.as_bytes())
 }
 
 fn param<'a>(ps: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -854,6 +823,5 @@ mod tests {
                 ("start".to_owned(), "2024-01-01T00:00:00+00:00".to_owned())
             ]
         );
-        assert_eq!(decode("%E6%97%A5%"), "日%");
     }
 }

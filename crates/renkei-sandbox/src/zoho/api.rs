@@ -270,7 +270,7 @@ pub async fn handle(
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let params: Params = super::oauth::serde_urlencoded_pairs(raw_query.as_bytes())
+    let params: Params = crate::http::form_pairs(raw_query.as_bytes())
         .into_iter()
         .collect();
     let ctx = Ctx {

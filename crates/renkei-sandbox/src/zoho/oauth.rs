@@ -74,57 +74,9 @@ fn error_page(status: StatusCode, code: &str, text: &str) -> Response {
         .into_response()
 }
 
+/// The request's parameters from its query string and form body; a body value wins.
 fn params(raw: Option<&str>, body: &[u8]) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    if let Some(q) = raw {
-        for (k, v) in form_urlencoded(q.as_bytes()) {
-            out.insert(k, v);
-        }
-    }
-    for (k, v) in form_urlencoded(body) {
-        out.insert(k, v);
-    }
-    out
-}
-
-fn form_urlencoded(bytes: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded_pairs(bytes)
-}
-
-/// Parses `a=b&c=d` with `+` as space and percent-escapes.
-pub fn serde_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &[u8]) -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
-                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    bytes
-        .split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut it = p.splitn(2, |b| *b == b'=');
-            let k = decode(it.next().unwrap_or_default());
-            let v = decode(it.next().unwrap_or_default());
-            (k, v)
-        })
-        .collect()
+    crate::http::query_and_form(raw, body).into_iter().collect()
 }
 
 fn split_scopes(s: &str) -> Vec<String> {
@@ -210,11 +162,7 @@ pub async fn authorize(
             )
         })
         .collect();
-    let hidden: Vec<(String, String)> = p
-        .iter()
-        .filter(|(k, _)| k.as_str() != "account")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let hidden: Vec<(String, String)> = p.into_iter().collect();
     let action = base.join(&format!("/{dc}/accounts/oauth/v2/auth"));
     consent_page(&ConsentPage {
         vendor: "Zoho CRM",

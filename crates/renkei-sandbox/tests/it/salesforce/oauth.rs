@@ -7,12 +7,13 @@ use serde_json::{Value, json};
 
 use super::{Sf, V, assert_error, form};
 
+/// A query parameter of a redirect, decoded as a client would (by the URL parser, not by the
+/// emulator's own code).
 fn param(url: &str, name: &str) -> Option<String> {
-    let q = url.split_once('?')?.1;
-    q.split('&').find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        (k == name).then(|| renkei_sandbox::salesforce::rest::decode(v))
-    })
+    let url = reqwest::Url::parse(url).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl Sf {
