@@ -592,7 +592,6 @@ struct BatchRead {
     #[serde(default)]
     properties: Vec<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     properties_with_history: Vec<String>,
     #[serde(default)]
     id_property: Option<String>,
@@ -609,6 +608,12 @@ pub async fn batch_read(
     let ty = object(&ty)?;
     let input: BatchRead = decode(body)?;
     check_batch(input.inputs.len())?;
+    if !input.properties_with_history.is_empty() {
+        // Refused rather than ignored: an answer without the history would look complete.
+        return Err(HsError::validation(
+            "propertiesWithHistory is not emulated by the sandbox (docs/sandbox/hubspot.md)",
+        ));
+    }
     let archived = single(&q, "archived") == Some("true");
     let started = hs.env.clock.now_ms();
     let state = hs.read();

@@ -20,7 +20,6 @@ pub struct ListQuery {
     email: Option<String>,
     after: Option<String>,
     limit: Option<String>,
-    #[allow(dead_code)]
     archived: Option<String>,
 }
 
@@ -45,11 +44,14 @@ pub async fn list(
             .parse()
             .map_err(|_| HsError::validation(format!("Invalid paging cursor after={a}")))?,
     };
+    // The sandbox's owners are never deactivated, so the archived list is empty.
+    let archived = q.archived.as_deref() == Some("true");
     let state = hs.read();
     let p = state.portal(ctx.portal);
     let mut owners: Vec<_> = p
         .owners
         .iter()
+        .filter(|_| !archived)
         .filter(|o| o.id >= after)
         .filter(|o| {
             q.email

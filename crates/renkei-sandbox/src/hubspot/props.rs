@@ -53,6 +53,10 @@ pub struct PropDef {
     pub updated_ms: i64,
     pub archived: bool,
     pub display_order: i64,
+    /// Hidden from HubSpot's UI (a client's own bookkeeping properties).
+    pub hidden: bool,
+    /// Usable in HubSpot forms.
+    pub form_field: bool,
 }
 
 impl PropDef {
@@ -74,13 +78,13 @@ impl PropDef {
             "calculated": false,
             "externalOptions": self.name == "hubspot_owner_id",
             "hasUniqueValue": self.unique,
-            "hidden": false,
+            "hidden": self.hidden,
             "modificationMetadata": {
                 "archivable": !self.hubspot_defined,
                 "readOnlyDefinition": self.hubspot_defined,
                 "readOnlyValue": self.read_only,
             },
-            "formField": !self.read_only,
+            "formField": self.form_field,
             "dataSensitivity": "non_sensitive",
             "archived": self.archived,
         });
@@ -480,6 +484,8 @@ pub fn defaults(ty: ObjType, now_ms: i64) -> Vec<PropDef> {
                 updated_ms: now_ms,
                 archived: false,
                 display_order: i as i64,
+                hidden: false,
+                form_field: !read_only,
             },
         )
         .collect()
@@ -744,10 +750,8 @@ struct Create {
     #[serde(default)]
     has_unique_value: bool,
     #[serde(default)]
-    #[allow(dead_code)]
     hidden: bool,
     #[serde(default)]
-    #[allow(dead_code)]
     form_field: bool,
 }
 
@@ -850,6 +854,8 @@ pub async fn create(
         updated_ms: now,
         archived: false,
         display_order: c.display_order.unwrap_or(-1),
+        hidden: c.hidden,
+        form_field: c.form_field,
     };
     let out = def.to_json();
     table.add_def(def);
@@ -872,10 +878,8 @@ struct Update {
     #[serde(default)]
     field_type: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     hidden: Option<bool>,
     #[serde(default)]
-    #[allow(dead_code)]
     form_field: Option<bool>,
 }
 
@@ -922,6 +926,12 @@ pub async fn update(
     }
     if let Some(d) = u.display_order {
         def.display_order = d;
+    }
+    if let Some(h) = u.hidden {
+        def.hidden = h;
+    }
+    if let Some(f) = u.form_field {
+        def.form_field = f;
     }
     def.updated_ms = now;
     Ok(axum::Json(def.to_json()).into_response())

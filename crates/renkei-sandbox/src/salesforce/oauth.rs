@@ -77,6 +77,35 @@ fn redirect(url: String) -> Response {
     Redirect::to(&url).into_response()
 }
 
+/// The client and redirect URI of an authorization request. Errors before the redirect URI is
+/// known are shown as a page, not redirected: redirecting to an unchecked URI would make the
+/// endpoint an open redirector (RFC 6749 section 4.1.2.1).
+fn check_client(p: &[(String, String)]) -> Result<&str, Response> {
+    if get(p, "client_id") != Some(CLIENT_ID) {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_id",
+            "client identifier invalid",
+        ));
+    }
+    get(p, "redirect_uri").ok_or_else(|| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri_mismatch",
+            "redirect_uri must match configuration",
+        )
+    })
+}
+
+/// Sends the browser back to the client with an OAuth error (and the client's `state`).
+fn refuse(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+    let mut q = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state {
+        q.push(("state", s));
+    }
+    redirect(with_query(redirect_uri, &q))
+}
+
 /// `GET /services/oauth2/authorize`: the consent page (or, with `auto_approve`, the redirect).
 pub async fn authorize(
     State(sf): State<Arc<Salesforce>>,
@@ -94,28 +123,12 @@ pub async fn authorize(
                 .collect::<Vec<_>>(),
         )
     };
-    if get(&p, "client_id") != Some(CLIENT_ID) {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_id",
-            "client identifier invalid",
-        );
-    }
-    let Some(redirect_uri) = get(&p, "redirect_uri") else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "redirect_uri_mismatch",
-            "redirect_uri must match configuration",
-        );
+    let redirect_uri = match check_client(&p) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let state = get(&p, "state");
-    let fail = |error: &str, description: &str| {
-        let mut q = vec![("error", error), ("error_description", description)];
-        if let Some(s) = state {
-            q.push(("state", s));
-        }
-        redirect(with_query(redirect_uri, &q))
-    };
+    let fail = |error: &str, description: &str| refuse(redirect_uri, state, error, description);
     if get(&p, "response_type") != Some("code") {
         return fail("unsupported_response_type", "response type not supported");
     }
@@ -221,30 +234,18 @@ pub async fn authorize_post(
     body: axum::body::Bytes,
 ) -> Response {
     let p = form(&body, None);
-    if get(&p, "client_id") != Some(CLIENT_ID) {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_id",
-            "client identifier invalid",
-        );
-    }
-    let Some(redirect_uri) = get(&p, "redirect_uri") else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "redirect_uri_mismatch",
-            "redirect_uri must match configuration",
-        );
+    let redirect_uri = match check_client(&p) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let state = get(&p, "state");
     if get(&p, "decision") != Some("approve") {
-        let mut q = vec![
-            ("error", "access_denied"),
-            ("error_description", "end-user denied authorization"),
-        ];
-        if let Some(s) = state {
-            q.push(("state", s));
-        }
-        return redirect(with_query(redirect_uri, &q));
+        return refuse(
+            redirect_uri,
+            state,
+            "access_denied",
+            "end-user denied authorization",
+        );
     }
     let Some(org) = sf.find_org(get(&p, "account")) else {
         return error_page(

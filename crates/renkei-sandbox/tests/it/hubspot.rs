@@ -722,6 +722,17 @@ async fn batches_answer_207_on_partial_failure_and_cap_at_100() {
         .await;
     assert_eq!(over.status, 400);
     assert_eq!(over.body["category"], "VALIDATION_ERROR");
+    let history = hs
+        .post(
+            "/crm/v3/objects/companies/batch/read",
+            &pat,
+            json!({"inputs": [{"id": "1"}], "propertiesWithHistory": ["name"]}),
+        )
+        .await;
+    assert_eq!(
+        history.status, 400,
+        "not emulated, so refused rather than ignored"
+    );
 
     // A bad value fails the whole batch create.
     let bad = hs
@@ -1086,12 +1097,26 @@ async fn properties_owners_and_account_details() {
         "name": "renkei_tier", "label": "Tier", "type": "enumeration", "fieldType": "select",
         "groupName": "contactinformation",
         "options": [{"label": "Gold", "value": "gold"}, {"label": "Silver", "value": "silver"}],
+        "hidden": true, "formField": false,
     });
     let c = hs
         .post("/crm/v3/properties/contacts", &pat, custom.clone())
         .await;
     assert_eq!(c.status, 201, "{}", c.text);
     assert_eq!(c.body["options"][1]["value"], "silver");
+    assert_eq!(
+        (&c.body["hidden"], &c.body["formField"]),
+        (&json!(true), &json!(false))
+    );
+    let shown = hs
+        .call(
+            Method::PATCH,
+            "/crm/v3/properties/contacts/renkei_tier",
+            &pat,
+            Some(json!({"hidden": false})),
+        )
+        .await;
+    assert_eq!(shown.body["hidden"], false, "{}", shown.text);
     assert_eq!(
         hs.post("/crm/v3/properties/contacts", &pat, custom)
             .await
@@ -1122,6 +1147,12 @@ async fn properties_owners_and_account_details() {
 
     let owners = hs.get("/crm/v3/owners/?limit=2", &pat).await;
     assert_eq!(owners.body["results"].as_array().unwrap().len(), 2);
+    let archived = hs.get("/crm/v3/owners/?archived=true", &pat).await;
+    assert_eq!(
+        archived.body["results"],
+        json!([]),
+        "no owner is deactivated"
+    );
     let after = owners.body["paging"]["next"]["after"].as_str().unwrap();
     let rest = hs
         .get(&format!("/crm/v3/owners/?limit=2&after={after}"), &pat)
