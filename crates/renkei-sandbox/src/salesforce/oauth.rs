@@ -80,20 +80,20 @@ fn redirect(url: String) -> Response {
 /// The client and redirect URI of an authorization request. Errors before the redirect URI is
 /// known are shown as a page, not redirected: redirecting to an unchecked URI would make the
 /// endpoint an open redirector (RFC 6749 section 4.1.2.1).
-fn check_client(p: &[(String, String)]) -> Result<&str, Response> {
+fn check_client(p: &[(String, String)]) -> Result<&str, Box<Response>> {
     if get(p, "client_id") != Some(CLIENT_ID) {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "invalid_client_id",
             "client identifier invalid",
-        ));
+        )));
     }
     get(p, "redirect_uri").ok_or_else(|| {
-        error_page(
+        Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "redirect_uri_mismatch",
             "redirect_uri must match configuration",
-        )
+        ))
     })
 }
 
@@ -125,7 +125,7 @@ pub async fn authorize(
     };
     let redirect_uri = match check_client(&p) {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let state = get(&p, "state");
     let fail = |error: &str, description: &str| refuse(redirect_uri, state, error, description);
@@ -236,7 +236,7 @@ pub async fn authorize_post(
     let p = form(&body, None);
     let redirect_uri = match check_client(&p) {
         Ok(r) => r,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let state = get(&p, "state");
     if get(&p, "decision") != Some("approve") {
