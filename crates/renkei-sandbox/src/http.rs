@@ -1,5 +1,6 @@
 //! Small HTTP helpers shared by the emulators: where the sandbox is reachable ([`BaseUrl`]),
-//! lenient JSON bodies for the control API, and formatting.
+//! lenient JSON bodies for the control API, the one decoder of form bodies and query strings
+//! ([`form_pairs`], built on the `form_urlencoded` crate), and formatting.
 
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
