@@ -147,7 +147,9 @@ pub enum FaultKind {
     /// The vendor handles the request (its effect is kept), then the connection is dropped
     /// before the response is complete: the client cannot know whether the write happened.
     DropAfter,
-    /// The vendor's 401 for an expired access token.
+    /// Expires the presented access token now (its grant and refresh token stay good) and
+    /// answers the vendor's 401 for an expired token: the client must refresh, as when a
+    /// token dies of age.
     ExpiredToken,
     /// Revokes the presented token's whole grant (access and refresh token), then answers as
     /// the vendor does for a revoked token.

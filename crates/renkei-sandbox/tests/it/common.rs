@@ -206,3 +206,134 @@ async fn minted_tokens_and_seeded_records_exist_until_reset() {
         );
     }
 }
+
+/// An authenticated read of each vendor's API with a minted token: the request the token
+/// faults must break.
+fn probe(sb: &TestSandbox, name: &str, tokens: &Value) -> reqwest::RequestBuilder {
+    let token = tokens["access_token"].as_str().unwrap();
+    match name {
+        "hubspot" => sb
+            .client
+            .get(sb.url(name, "/crm/v3/objects/contacts?limit=1"))
+            .bearer_auth(token),
+        "salesforce" => sb
+            .client
+            .get(format!(
+                "{}/services/data/v62.0/limits",
+                tokens["instance_url"].as_str().unwrap()
+            ))
+            .bearer_auth(token),
+        "zoho" => sb
+            .client
+            .get(format!(
+                "{}/crm/v8/Leads?fields=Last_Name",
+                tokens["api_domain"].as_str().unwrap()
+            ))
+            .header("Authorization", format!("Zoho-oauthtoken {token}")),
+        other => panic!("no probe for {other}"),
+    }
+}
+
+/// A refresh-token grant at the vendor's token URL (from the directory), as a connector does.
+async fn refresh(sb: &TestSandbox, dir: &Value, name: &str, tokens: &Value) -> Value {
+    let p = &dir["providers"][name];
+    // Zoho refreshes only at the accounts server of the token's data centre, the one whose
+    // API domain the token response named.
+    let token_url = p["data_centres"]
+        .as_object()
+        .and_then(|dcs| {
+            dcs.values()
+                .find(|dc| dc["urls"]["api"] == tokens["api_domain"])
+        })
+        .map_or(&p["urls"]["token"], |dc| &dc["urls"]["token"]);
+    let resp = sb
+        .client
+        .post(token_url.as_str().unwrap())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", p["client_id"].as_str().unwrap()),
+            ("client_secret", p["client_secret"].as_str().unwrap()),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn token_faults_expire_the_access_token_or_revoke_the_grant() {
+    let sb = TestSandbox::start().await;
+    let (_, dir) = sb.get_json(&format!("{}/sandbox", sb.origin)).await;
+    for name in names(&sb) {
+        let tokens = sb.control(name, "tokens", Value::Null).await;
+        let ok = probe(&sb, name, &tokens).send().await.unwrap().status();
+        assert!(ok.is_success(), "{name}: the minted token works ({ok})");
+
+        // expired_token really expires the access token: it stays refused, and a refresh
+        // gives a working one, as with a token that died of age.
+        sb.control(name, "faults", json!({"kind": "expired_token"}))
+            .await;
+        let expired = probe(&sb, name, &tokens).send().await.unwrap().status();
+        assert_eq!(expired, 401, "{name}: expired_token");
+        let again = probe(&sb, name, &tokens).send().await.unwrap().status();
+        assert_eq!(again, 401, "{name}: the token stays expired");
+        let refreshed = refresh(&sb, &dir, name, &tokens).await;
+        let fresh = json!({
+            "access_token": refreshed["access_token"],
+            "instance_url": tokens["instance_url"],
+            "api_domain": tokens["api_domain"],
+        });
+        assert!(fresh["access_token"].is_string(), "{name}: {refreshed}");
+        let works = probe(&sb, name, &fresh).send().await.unwrap().status();
+        assert!(
+            works.is_success(),
+            "{name}: the refreshed token works ({works})"
+        );
+
+        // revoked_token revokes the grant: the access token and the refresh token both die.
+        sb.control(name, "faults", json!({"kind": "revoked_token"}))
+            .await;
+        let revoked = probe(&sb, name, &fresh).send().await.unwrap().status();
+        assert_eq!(revoked, 401, "{name}: revoked_token");
+        let still = probe(&sb, name, &fresh).send().await.unwrap().status();
+        assert_eq!(still, 401, "{name}: the grant stays revoked");
+        let denied = refresh(&sb, &dir, name, &tokens).await;
+        assert!(
+            denied["access_token"].is_null(),
+            "{name}: refresh after revocation: {denied}"
+        );
+        let code = match name {
+            "hubspot" => &denied["status"],
+            _ => &denied["error"],
+        };
+        let expected = match name {
+            "hubspot" => "BAD_REFRESH_TOKEN",
+            "salesforce" => "invalid_grant",
+            _ => "invalid_code",
+        };
+        assert_eq!(code, expected, "{name}: {denied}");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_fault_delays_the_answer() {
+    let sb = TestSandbox::start().await;
+    for name in names(&sb) {
+        sb.control(name, "faults", json!({"kind": "slow", "delay_ms": 150}))
+            .await;
+        let started = std::time::Instant::now();
+        sb.client
+            .get(sb.url(name, "/anything"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(150),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        let (_, log) = sb.get_json(&sb.url(name, "/_control/requests")).await;
+        assert_eq!(log["requests"][0]["fault"], "slow", "{name}");
+    }
+}
