@@ -84,10 +84,13 @@ async fn tokens(sb: &TestSandbox, d: &Dir, account: &str, scope: &str) -> Value 
         .await
         .unwrap();
     let q = query(resp.headers()["location"].to_str().unwrap());
-    let dc = &q["location"];
+    // The token request goes to the accounts server the redirect names; `location` is the
+    // region (`us` for the com data centre).
+    let expected_location = if q["accounts-server"].ends_with("/com/accounts") { "us" } else { "jp" };
+    assert_eq!(q["location"], expected_location);
     let resp = sb
         .client
-        .post(sb.url(Z, &format!("/{dc}/accounts/oauth/v2/token")))
+        .post(format!("{}/oauth/v2/token", q["accounts-server"]))
         .form(&[
             ("grant_type", "authorization_code"),
             ("client_id", &d.client_id),
