@@ -108,6 +108,9 @@ pub struct OutgoingRequest {
     /// Whether repeating the request after it may have reached the provider is harmless
     /// (reads, and writes the provider deduplicates).
     pub idempotent: bool,
+    /// The path carries a secret (HubSpot's token-info and revoke calls put the token in
+    /// it): logs show `[redacted]` instead.
+    pub redact_path: bool,
 }
 
 impl OutgoingRequest {
@@ -121,6 +124,7 @@ impl OutgoingRequest {
             bearer: None,
             body: None,
             idempotent,
+            redact_path: false,
         }
     }
 
@@ -155,6 +159,20 @@ impl OutgoingRequest {
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
         self
+    }
+
+    pub fn redact_path(mut self) -> Self {
+        self.redact_path = true;
+        self
+    }
+
+    /// The path as logs may show it.
+    pub fn log_path(&self) -> &str {
+        if self.redact_path {
+            "[redacted]"
+        } else {
+            self.url.path()
+        }
     }
 }
 
@@ -260,7 +278,7 @@ impl HttpClient {
                     provider = req.provider,
                     method = %req.method,
                     host = %host,
-                    path = req.url.path(),
+                    path = req.log_path(),
                     status = resp.status.as_u16(),
                     ms = started.elapsed().as_millis() as u64,
                     "provider call"
@@ -306,4 +324,17 @@ pub fn without_query(url: &Url) -> String {
     u.set_query(None);
     u.set_fragment(None);
     u.to_string()
+}
+
+/// How long a `Retry-After` header asks to wait: delta-seconds or an HTTP-date (RFC 9110
+/// §10.2.3).
+pub fn retry_after(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(v).ok()?;
+    let now = jiff::Timestamp::try_from(now).ok()?;
+    let d = at.timestamp().duration_since(now);
+    Some(Duration::from_secs(d.as_secs().max(0) as u64))
 }

@@ -2,16 +2,202 @@
 //!
 //! This crate owns the registry of providers ([`registry`]), the one HTTP client they all use
 //! ([`http`]), the OAuth pieces they share ([`oauth`]), the shape of stored credentials
-//! ([`credentials`]), and one module per provider with the same files in each (`auth`,
-//! `client`, `wire`, `mapping`). It knows nothing of the database or of renkei's HTTP API:
-//! callers hand it credentials and typed requests and get typed results or a classified
-//! [`ConnectorError`] back. The token lifecycle (when to refresh, locking, persistence) is the
-//! engine's; this crate only performs the calls.
+//! ([`credentials`]), and one module per provider with the same files in each (`auth`: the
+//! token endpoint and identity; `client`: API calls and error classification; `wire`: the
+//! provider's JSON; `mapping`: wire to renkei types). It knows nothing of the database or of
+//! renkei's HTTP API: callers hand it credentials and typed requests and get typed results or
+//! a classified [`ConnectorError`] back. The token lifecycle (when to refresh, locking,
+//! persistence) is the engine's; this crate only performs the calls ([`Connectors`]).
 
 pub mod credentials;
 pub mod error;
 pub mod http;
+pub mod hubspot;
+pub mod oauth;
 pub mod registry;
+pub mod salesforce;
+pub mod zoho;
 
+use renkei_core::{Millis, Secret};
+use url::Url;
+
+pub use credentials::{Credentials, GrantMeta, TokenGrant};
 pub use error::ConnectorError;
-pub use registry::{Provider, ProvidersConfig, Registry};
+pub use registry::{OAuthClient, Provider, ProvidersConfig, Registry};
+
+use crate::http::{HttpClient, HttpConfig};
+use crate::registry::DataCentre;
+
+/// Who and what a connection reaches, as the provider tells it after the consent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccountIdentity {
+    /// The provider account: HubSpot portal id, Salesforce org id, Zoho org id.
+    pub account_id: String,
+    /// Its name (HubSpot: the hub domain; Salesforce and Zoho: the company name).
+    pub account_name: String,
+    /// The user who consented.
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+}
+
+/// A user of the provider account (HubSpot owner, Salesforce User, Zoho user).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CrmUser {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub active: bool,
+}
+
+/// What the provider's redirect to the callback carried besides `code` and `state`.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackParams {
+    pub code: String,
+    /// Zoho: the data centre's region (`location=jp`).
+    pub location: Option<String>,
+    /// Zoho: the accounts server that issued the code (`accounts-server=…`).
+    pub accounts_server: Option<String>,
+}
+
+/// What an authorize URL needs.
+pub struct AuthorizeRequest<'a> {
+    pub client: &'a OAuthClient,
+    pub redirect_uri: &'a str,
+    pub state: &'a str,
+    pub pkce_challenge: Option<&'a str>,
+    /// Zoho: the data centre chosen on the connect page.
+    pub data_centre: Option<&'static DataCentre>,
+}
+
+/// An authenticated view of a connection for one call.
+#[derive(Clone, Copy)]
+pub struct Session<'a> {
+    pub access_token: &'a Secret<String>,
+    pub meta: &'a GrantMeta,
+}
+
+/// Every provider behind one face. The engine calls these; each dispatches to the provider's
+/// module.
+#[derive(Debug, Clone)]
+pub struct Connectors {
+    pub http: HttpClient,
+    pub registry: Registry,
+}
+
+impl Connectors {
+    pub fn new(config: &ProvidersConfig, http: HttpConfig) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            http: HttpClient::new(http)?,
+            registry: Registry::new(config)?,
+        })
+    }
+
+    /// Where to send the admin to consent.
+    pub fn authorize_url(
+        &self,
+        p: Provider,
+        req: &AuthorizeRequest<'_>,
+    ) -> Result<Url, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => Ok(hubspot::auth::authorize_url(ep, req)),
+            Provider::Salesforce => Ok(salesforce::auth::authorize_url(ep, req)),
+            Provider::ZohoCrm => zoho::auth::authorize_url(ep, req),
+        }
+    }
+
+    /// Redeems an authorization code.
+    pub async fn exchange_code(
+        &self,
+        p: Provider,
+        client: &OAuthClient,
+        callback: &CallbackParams,
+        redirect_uri: &str,
+        verifier: Option<&Secret<String>>,
+        now: Millis,
+    ) -> Result<TokenGrant, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => {
+                hubspot::auth::exchange_code(&self.http, ep, client, callback, redirect_uri, verifier, now)
+                    .await
+            }
+            Provider::Salesforce => {
+                salesforce::auth::exchange_code(&self.http, ep, client, callback, redirect_uri, verifier, now)
+                    .await
+            }
+            Provider::ZohoCrm => {
+                zoho::auth::exchange_code(&self.http, ep, client, callback, redirect_uri, verifier, now)
+                    .await
+            }
+        }
+    }
+
+    /// Gets a new access token with the refresh token. The result carries only what the
+    /// provider answered; merge it over the stored grant with [`TokenGrant::merged_over`].
+    pub async fn refresh(
+        &self,
+        p: Provider,
+        client: &OAuthClient,
+        refresh_token: &Secret<String>,
+        meta: &GrantMeta,
+        now: Millis,
+    ) -> Result<TokenGrant, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => hubspot::auth::refresh(&self.http, ep, client, refresh_token, now).await,
+            Provider::Salesforce => {
+                salesforce::auth::refresh(&self.http, ep, client, refresh_token, meta, now).await
+            }
+            Provider::ZohoCrm => zoho::auth::refresh(&self.http, ep, client, refresh_token, meta, now).await,
+        }
+    }
+
+    /// Revokes the grant at the provider (the refresh token, which takes its access tokens
+    /// with it; the access token when there is no refresh token).
+    pub async fn revoke(
+        &self,
+        p: Provider,
+        client: Option<&OAuthClient>,
+        creds: &Credentials,
+        meta: &GrantMeta,
+    ) -> Result<(), ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => hubspot::auth::revoke(&self.http, ep, creds).await,
+            Provider::Salesforce => salesforce::auth::revoke(&self.http, ep, creds, meta).await,
+            Provider::ZohoCrm => zoho::auth::revoke(&self.http, ep, client, creds, meta).await,
+        }
+    }
+
+    /// Who the token belongs to.
+    pub async fn identity(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+    ) -> Result<AccountIdentity, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => hubspot::auth::identity(&self.http, ep, s).await,
+            Provider::Salesforce => salesforce::auth::identity(&self.http, ep, s).await,
+            Provider::ZohoCrm => zoho::auth::identity(&self.http, ep, s).await,
+        }
+    }
+
+    /// The provider account's users, every page.
+    pub async fn list_users(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+    ) -> Result<Vec<CrmUser>, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => hubspot::client::list_users(&self.http, ep, s).await,
+            Provider::Salesforce => salesforce::client::list_users(&self.http, ep, s).await,
+            Provider::ZohoCrm => zoho::client::list_users(&self.http, ep, s).await,
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! HubSpot API calls and the classification of HubSpot's errors.
+
+use std::time::SystemTime;
+
+use url::Url;
+
+use crate::http::{HttpClient, HttpResponse, OutgoingRequest, retry_after};
+use crate::registry::{Endpoints, join};
+use crate::{ConnectorError, CrmUser, Provider, Session};
+
+use super::mapping;
+use super::wire::{ErrorBody, OwnersPage};
+
+const P: Provider = Provider::Hubspot;
+
+/// Reads a non-2xx answer. HubSpot's bodies: https://developers.hubspot.com/docs/api/error-handling
+pub fn classify(resp: &HttpResponse) -> ConnectorError {
+    let p = P.as_str();
+    let body: ErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let code = body
+        .category
+        .clone()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| body.status.clone());
+    let message = if body.message.is_empty() {
+        format!("HTTP {}", resp.status.as_u16())
+    } else {
+        body.message.clone()
+    };
+    match resp.status.as_u16() {
+        401 => ConnectorError::Unauthorized {
+            provider: p,
+            message,
+        },
+        403 => ConnectorError::Forbidden {
+            provider: p,
+            code,
+            message,
+        },
+        404 => ConnectorError::NotFound {
+            provider: p,
+            what: message,
+        },
+        // "Contact already exists. Existing ID: 1234"
+        409 => match message.rsplit_once("Existing ID: ") {
+            Some((_, id)) => ConnectorError::Duplicate {
+                provider: p,
+                existing_id: id.trim().to_owned(),
+            },
+            None => ConnectorError::Permanent {
+                provider: p,
+                status: 409,
+                code,
+                message,
+            },
+        },
+        429 => ConnectorError::RateLimited {
+            provider: p,
+            retry_after: retry_after(&resp.headers, SystemTime::now()).or_else(|| {
+                resp.header_str("x-hubspot-ratelimit-interval-milliseconds")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(std::time::Duration::from_millis)
+            }),
+        },
+        400 | 422 => ConnectorError::Invalid {
+            provider: p,
+            code,
+            field: body
+                .errors
+                .first()
+                .and_then(|e| e.context.as_ref())
+                .and_then(|c| c.get("propertyName"))
+                .and_then(|v| v.as_array())
+                .and_then(|a| a.first())
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            message,
+        },
+        s @ 500..=599 => ConnectorError::Unavailable {
+            provider: p,
+            status: s,
+            message,
+        },
+        s => ConnectorError::Permanent {
+            provider: p,
+            status: s,
+            code,
+            message,
+        },
+    }
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    url: Url,
+) -> Result<T, ConnectorError> {
+    let resp = http
+        .send(&ep.allow, OutgoingRequest::get(P.as_str(), url).bearer(s.access_token))
+        .await?;
+    if !resp.status.is_success() {
+        return Err(classify(&resp));
+    }
+    resp.json(P.as_str())
+}
+
+/// Every owner, following `paging.next.after` to the end (`limit` 500 is the documented
+/// maximum).
+pub async fn list_users(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+) -> Result<Vec<CrmUser>, ConnectorError> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = join(&ep.api, "/crm/v3/owners");
+        url.query_pairs_mut().append_pair("limit", "500");
+        if let Some(a) = &after {
+            url.query_pairs_mut().append_pair("after", a);
+        }
+        let page: OwnersPage = get_json(http, ep, s, url).await?;
+        out.extend(page.results.into_iter().map(mapping::owner));
+        match page.paging.and_then(|p| p.next) {
+            Some(n) if Some(&n.after) != after.as_ref() => after = Some(n.after),
+            _ => break,
+        }
+    }
+    Ok(out)
+}

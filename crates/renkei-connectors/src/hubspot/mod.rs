@@ -1,0 +1,12 @@
+//! HubSpot: OAuth 2.0 apps (tenant-level and per-user), CRM v3.
+//!
+//! Docs: https://developers.hubspot.com/docs/api/oauth-quickstart-guide (OAuth),
+//! https://developers.hubspot.com/docs/api/crm/owners (owners),
+//! https://developers.hubspot.com/docs/api/usage-details (rate limits). `auth` holds the token
+//! endpoint and the token-info call that names the portal; `client` the API calls and the
+//! classification of HubSpot's error bodies; `wire` HubSpot's JSON; `mapping` its conversion.
+
+pub mod auth;
+pub mod client;
+pub mod mapping;
+pub mod wire;

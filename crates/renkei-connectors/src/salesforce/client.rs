@@ -1,0 +1,174 @@
+//! Salesforce REST calls on the org's instance and the classification of its errors.
+
+use url::Url;
+
+use crate::http::{HttpClient, HttpResponse, OutgoingRequest};
+use crate::registry::{Endpoints, join};
+use crate::{ConnectorError, CrmUser, Provider, Session};
+
+use super::API_VERSION;
+use super::mapping;
+use super::wire::{ApiError, Organization, QueryPage, User};
+
+const P: Provider = Provider::Salesforce;
+
+/// Reads a non-2xx answer: an array of `{message, errorCode, fields}`
+/// (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm).
+pub fn classify(resp: &HttpResponse) -> ConnectorError {
+    let p = P.as_str();
+    let errors: Vec<ApiError> = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let first = errors.into_iter().next().unwrap_or_default();
+    let code = first.error_code.clone();
+    let message = if first.message.is_empty() {
+        format!("HTTP {}", resp.status.as_u16())
+    } else {
+        first.message.clone()
+    };
+    match (resp.status.as_u16(), code.as_str()) {
+        (401, _) => ConnectorError::Unauthorized {
+            provider: p,
+            message,
+        },
+        // Salesforce signals the org's daily API limit with 403, not 429, and no Retry-After:
+        // the limit is a rolling 24 hours.
+        (403, "REQUEST_LIMIT_EXCEEDED") => ConnectorError::RateLimited {
+            provider: p,
+            retry_after: None,
+        },
+        (403, _) => ConnectorError::Forbidden {
+            provider: p,
+            code,
+            message,
+        },
+        (404, _) => ConnectorError::NotFound {
+            provider: p,
+            what: message,
+        },
+        (400, "DUPLICATE_VALUE" | "DUPLICATES_DETECTED") => ConnectorError::Duplicate {
+            provider: p,
+            // "duplicate value found: Email__c duplicates value on record with id: 003…"
+            existing_id: message
+                .rsplit_once("id: ")
+                .map(|(_, id)| id.trim().to_owned())
+                .unwrap_or_default(),
+        },
+        (400, _) => ConnectorError::Invalid {
+            provider: p,
+            code,
+            field: first.fields.first().cloned(),
+            message,
+        },
+        (s @ 500..=599, _) => ConnectorError::Unavailable {
+            provider: p,
+            status: s,
+            message,
+        },
+        (s, _) => ConnectorError::Permanent {
+            provider: p,
+            status: s,
+            code,
+            message,
+        },
+    }
+}
+
+/// The instance URL of a session, checked against the allow-list when it was stored and again
+/// here.
+fn instance(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
+    let raw = s
+        .meta
+        .instance_url
+        .as_deref()
+        .ok_or_else(|| ConnectorError::Protocol {
+            provider: P.as_str(),
+            message: "the connection has no instance_url".into(),
+        })?;
+    Url::parse(raw).map_err(|e| ConnectorError::Protocol {
+        provider: P.as_str(),
+        message: format!("instance_url: {e}"),
+    })
+    .and_then(|u| {
+        if ep.allow.allows(&u) {
+            Ok(u)
+        } else {
+            Err(ConnectorError::HostNotAllowed {
+                provider: P.as_str(),
+                url: u.to_string(),
+            })
+        }
+    })
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    url: Url,
+) -> Result<T, ConnectorError> {
+    let resp = http
+        .send(
+            &ep.allow,
+            OutgoingRequest::get(P.as_str(), url).bearer(s.access_token),
+        )
+        .await?;
+    if !resp.status.is_success() {
+        return Err(classify(&resp));
+    }
+    resp.json(P.as_str())
+}
+
+/// Runs a SOQL query to the last page, following `nextRecordsUrl` (instance-relative).
+pub async fn query_all<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    soql: &str,
+) -> Result<Vec<T>, ConnectorError> {
+    let base = instance(ep, s)?;
+    let mut url = join(&base, &format!("/services/data/{API_VERSION}/query"));
+    url.query_pairs_mut().append_pair("q", soql);
+    let mut out = Vec::new();
+    loop {
+        let page: QueryPage<T> = get_json(http, ep, s, url).await?;
+        out.extend(page.records);
+        match page.next_records_url {
+            Some(next) if !page.done => {
+                // The next URL is relative to the instance's root, not to its path: keep
+                // the instance URL's path prefix (the sandbox's instances live below one).
+                let mut u = base.clone();
+                let (path, query) = next.split_once('?').unwrap_or((&next, ""));
+                u.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
+                u.set_query((!query.is_empty()).then_some(query));
+                url = u;
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+pub async fn organization_name(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+) -> Result<Option<String>, ConnectorError> {
+    let orgs: Vec<Organization> =
+        query_all(http, ep, s, "SELECT Name FROM Organization LIMIT 1").await?;
+    Ok(orgs.into_iter().next().and_then(|o| o.name))
+}
+
+/// The org's active users.
+pub async fn list_users(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+) -> Result<Vec<CrmUser>, ConnectorError> {
+    let users: Vec<User> = query_all(
+        http,
+        ep,
+        s,
+        "SELECT Id, Name, Email, IsActive FROM User WHERE IsActive = true ORDER BY Name",
+    )
+    .await?;
+    Ok(users.into_iter().map(mapping::user).collect())
+}
