@@ -56,7 +56,8 @@ impl AllowList {
     }
 
     pub fn with_https_host_suffix(mut self, suffix: impl Into<String>) -> Self {
-        self.https_host_suffixes.push(suffix.into().to_ascii_lowercase());
+        self.https_host_suffixes
+            .push(suffix.into().to_ascii_lowercase());
         self
     }
 
@@ -308,7 +309,12 @@ impl HttpClient {
             cause = c.source();
         }
         if message.is_empty() {
-            message = if e.is_connect() { "connection failed" } else { "request failed" }.into();
+            message = if e.is_connect() {
+                "connection failed"
+            } else {
+                "request failed"
+            }
+            .into();
         }
         ConnectorError::Transport {
             host: host.to_owned(),
@@ -329,7 +335,11 @@ pub fn without_query(url: &Url) -> String {
 /// How long a `Retry-After` header asks to wait: delta-seconds or an HTTP-date (RFC 9110
 /// §10.2.3).
 pub fn retry_after(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
-    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }

@@ -122,16 +122,40 @@ impl Connectors {
         let ep = self.registry.endpoints(p);
         match p {
             Provider::Hubspot => {
-                hubspot::auth::exchange_code(&self.http, ep, client, callback, redirect_uri, verifier, now)
-                    .await
+                hubspot::auth::exchange_code(
+                    &self.http,
+                    ep,
+                    client,
+                    callback,
+                    redirect_uri,
+                    verifier,
+                    now,
+                )
+                .await
             }
             Provider::Salesforce => {
-                salesforce::auth::exchange_code(&self.http, ep, client, callback, redirect_uri, verifier, now)
-                    .await
+                salesforce::auth::exchange_code(
+                    &self.http,
+                    ep,
+                    client,
+                    callback,
+                    redirect_uri,
+                    verifier,
+                    now,
+                )
+                .await
             }
             Provider::ZohoCrm => {
-                zoho::auth::exchange_code(&self.http, ep, client, callback, redirect_uri, verifier, now)
-                    .await
+                zoho::auth::exchange_code(
+                    &self.http,
+                    ep,
+                    client,
+                    callback,
+                    redirect_uri,
+                    verifier,
+                    now,
+                )
+                .await
             }
         }
     }
@@ -148,11 +172,15 @@ impl Connectors {
     ) -> Result<TokenGrant, ConnectorError> {
         let ep = self.registry.endpoints(p);
         match p {
-            Provider::Hubspot => hubspot::auth::refresh(&self.http, ep, client, refresh_token, now).await,
+            Provider::Hubspot => {
+                hubspot::auth::refresh(&self.http, ep, client, refresh_token, now).await
+            }
             Provider::Salesforce => {
                 salesforce::auth::refresh(&self.http, ep, client, refresh_token, meta, now).await
             }
-            Provider::ZohoCrm => zoho::auth::refresh(&self.http, ep, client, refresh_token, meta, now).await,
+            Provider::ZohoCrm => {
+                zoho::auth::refresh(&self.http, ep, client, refresh_token, meta, now).await
+            }
         }
     }
 

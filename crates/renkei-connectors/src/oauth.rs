@@ -92,7 +92,10 @@ pub fn code_form(
     let mut f = vec![
         ("grant_type".to_owned(), "authorization_code".to_owned()),
         ("client_id".to_owned(), client.client_id.clone()),
-        ("client_secret".to_owned(), client.client_secret.expose().clone()),
+        (
+            "client_secret".to_owned(),
+            client.client_secret.expose().clone(),
+        ),
         ("redirect_uri".to_owned(), redirect_uri.to_owned()),
         ("code".to_owned(), code.to_owned()),
     ];
@@ -107,7 +110,10 @@ pub fn refresh_form(client: &OAuthClient, refresh_token: &Secret<String>) -> Vec
     vec![
         ("grant_type".to_owned(), "refresh_token".to_owned()),
         ("client_id".to_owned(), client.client_id.clone()),
-        ("client_secret".to_owned(), client.client_secret.expose().clone()),
+        (
+            "client_secret".to_owned(),
+            client.client_secret.expose().clone(),
+        ),
         ("refresh_token".to_owned(), refresh_token.expose().clone()),
     ]
 }

@@ -367,7 +367,9 @@ pub struct Endpoints {
 
 fn parse_url(provider: Provider, what: &str, s: &str) -> Result<Url, ConnectorError> {
     let url = Url::parse(s).map_err(|e| {
-        ConnectorError::Config(format!("providers.{provider}.{what} {s:?} is not a URL: {e}"))
+        ConnectorError::Config(format!(
+            "providers.{provider}.{what} {s:?} is not a URL: {e}"
+        ))
     })?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(ConnectorError::Config(format!(
@@ -470,7 +472,8 @@ impl Endpoints {
                         "accounts_url",
                         &zoho_url(&e.3, dc.accounts, dc.domain),
                     )?;
-                    let api = parse_url(provider, "api_domain", &zoho_url(&e.4, dc.api, dc.domain))?;
+                    let api =
+                        parse_url(provider, "api_domain", &zoho_url(&e.4, dc.api, dc.domain))?;
                     allow = allow.with_prefix(accounts).with_prefix(api);
                 }
                 let us = &ZOHO_DATA_CENTRES[0];
@@ -499,8 +502,12 @@ impl Endpoints {
 
     /// Zoho: the accounts server of a data centre.
     pub fn zoho_accounts(&self, dc: &DataCentre) -> Url {
-        Url::parse(&zoho_url(&self.zoho_accounts_template, dc.accounts, dc.domain))
-            .expect("checked by resolve")
+        Url::parse(&zoho_url(
+            &self.zoho_accounts_template,
+            dc.accounts,
+            dc.domain,
+        ))
+        .expect("checked by resolve")
     }
 
     /// Zoho: the API domain of a data centre.
@@ -664,6 +671,11 @@ mod tests {
             },
             ..Default::default()
         };
-        assert!(Registry::new(&bad).unwrap_err().to_string().contains("{domain}"));
+        assert!(
+            Registry::new(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("{domain}")
+        );
     }
 }

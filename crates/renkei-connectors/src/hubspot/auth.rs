@@ -94,7 +94,14 @@ pub async fn refresh(
     refresh_token: &Secret<String>,
     now: Millis,
 ) -> Result<TokenGrant, ConnectorError> {
-    token_call(http, ep, oauth::refresh_form(client, refresh_token), true, now).await
+    token_call(
+        http,
+        ep,
+        oauth::refresh_form(client, refresh_token),
+        true,
+        now,
+    )
+    .await
 }
 
 /// `DELETE /oauth/v1/refresh-tokens/{token}` ends the grant and its access tokens. An unknown
@@ -107,7 +114,10 @@ pub async fn revoke(
     let Some(rt) = &creds.refresh_token else {
         return Ok(());
     };
-    let url = join(&ep.api, &format!("/oauth/v1/refresh-tokens/{}", rt.expose()));
+    let url = join(
+        &ep.api,
+        &format!("/oauth/v1/refresh-tokens/{}", rt.expose()),
+    );
     let req = OutgoingRequest::new(P.as_str(), http::Method::DELETE, url)
         .idempotent(true)
         .redact_path();
@@ -130,7 +140,10 @@ pub async fn identity(
         &format!("/oauth/v1/access-tokens/{}", s.access_token.expose()),
     );
     let resp = http
-        .send(&ep.allow, OutgoingRequest::get(P.as_str(), url).redact_path())
+        .send(
+            &ep.allow,
+            OutgoingRequest::get(P.as_str(), url).redact_path(),
+        )
         .await?;
     if !resp.status.is_success() {
         return Err(classify(&resp));

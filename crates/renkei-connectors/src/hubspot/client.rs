@@ -97,7 +97,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     url: Url,
 ) -> Result<T, ConnectorError> {
     let resp = http
-        .send(&ep.allow, OutgoingRequest::get(P.as_str(), url).bearer(s.access_token))
+        .send(
+            &ep.allow,
+            OutgoingRequest::get(P.as_str(), url).bearer(s.access_token),
+        )
         .await?;
     if !resp.status.is_success() {
         return Err(classify(&resp));

@@ -206,10 +206,14 @@ pub async fn identity(
     ep: &Endpoints,
     s: Session<'_>,
 ) -> Result<AccountIdentity, ConnectorError> {
-    let id_url = s.meta.identity_url.as_deref().ok_or_else(|| ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: "the token response named no identity URL".into(),
-    })?;
+    let id_url = s
+        .meta
+        .identity_url
+        .as_deref()
+        .ok_or_else(|| ConnectorError::Protocol {
+            provider: P.as_str(),
+            message: "the token response named no identity URL".into(),
+        })?;
     let url = Url::parse(id_url).map_err(|e| ConnectorError::Protocol {
         provider: P.as_str(),
         message: format!("identity URL: {e}"),
@@ -225,7 +229,10 @@ pub async fn identity(
         if resp.status.as_u16() == 403 {
             return Err(ConnectorError::Unauthorized {
                 provider: P.as_str(),
-                message: String::from_utf8_lossy(&resp.body).chars().take(200).collect(),
+                message: String::from_utf8_lossy(&resp.body)
+                    .chars()
+                    .take(200)
+                    .collect(),
             });
         }
         return Err(classify(&resp));

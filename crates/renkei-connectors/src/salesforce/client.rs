@@ -83,20 +83,21 @@ fn instance(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
             provider: P.as_str(),
             message: "the connection has no instance_url".into(),
         })?;
-    Url::parse(raw).map_err(|e| ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: format!("instance_url: {e}"),
-    })
-    .and_then(|u| {
-        if ep.allow.allows(&u) {
-            Ok(u)
-        } else {
-            Err(ConnectorError::HostNotAllowed {
-                provider: P.as_str(),
-                url: u.to_string(),
-            })
-        }
-    })
+    Url::parse(raw)
+        .map_err(|e| ConnectorError::Protocol {
+            provider: P.as_str(),
+            message: format!("instance_url: {e}"),
+        })
+        .and_then(|u| {
+            if ep.allow.allows(&u) {
+                Ok(u)
+            } else {
+                Err(ConnectorError::HostNotAllowed {
+                    provider: P.as_str(),
+                    url: u.to_string(),
+                })
+            }
+        })
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(

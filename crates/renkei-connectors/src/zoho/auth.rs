@@ -24,10 +24,7 @@ fn protocol(message: impl Into<String>) -> ConnectorError {
     }
 }
 
-pub fn authorize_url(
-    ep: &Endpoints,
-    req: &AuthorizeRequest<'_>,
-) -> Result<Url, ConnectorError> {
+pub fn authorize_url(ep: &Endpoints, req: &AuthorizeRequest<'_>) -> Result<Url, ConnectorError> {
     let dc = req
         .data_centre
         .ok_or_else(|| ConnectorError::Config("a Zoho data centre must be chosen".into()))?;
@@ -75,19 +72,21 @@ async fn token_call(
     if let Some(err) = t.error {
         // Zoho answers `invalid_code` for a used, expired or foreign code and for a revoked
         // refresh token alike, with HTTP 200.
-        return Err(if refreshing && (err == "invalid_code" || err == "invalid_token") {
-            ConnectorError::Reauth {
-                provider: P.as_str(),
-                reason: err,
-            }
-        } else {
-            ConnectorError::Invalid {
-                provider: P.as_str(),
-                message: format!("Zoho Accounts answered {err}"),
-                code: err,
-                field: None,
-            }
-        });
+        return Err(
+            if refreshing && (err == "invalid_code" || err == "invalid_token") {
+                ConnectorError::Reauth {
+                    provider: P.as_str(),
+                    reason: err,
+                }
+            } else {
+                ConnectorError::Invalid {
+                    provider: P.as_str(),
+                    message: format!("Zoho Accounts answered {err}"),
+                    code: err,
+                    field: None,
+                }
+            },
+        );
     }
     let access = t
         .access_token
@@ -132,12 +131,13 @@ pub async fn exchange_code(
     // The code is valid only at the accounts server that issued it, which the redirect names;
     // it must be one we know.
     let dc = match (&callback.accounts_server, &callback.location) {
-        (Some(server), _) => ep.zoho_dc_by_accounts(server).ok_or_else(|| {
-            ConnectorError::HostNotAllowed {
-                provider: P.as_str(),
-                url: server.clone(),
-            }
-        })?,
+        (Some(server), _) => {
+            ep.zoho_dc_by_accounts(server)
+                .ok_or_else(|| ConnectorError::HostNotAllowed {
+                    provider: P.as_str(),
+                    url: server.clone(),
+                })?
+        }
         (None, Some(loc)) => zoho_data_centre(loc)
             .ok_or_else(|| protocol(format!("unknown Zoho location {loc:?}")))?,
         (None, None) => &crate::registry::ZOHO_DATA_CENTRES[0],
@@ -155,7 +155,15 @@ pub async fn refresh(
     now: Millis,
 ) -> Result<TokenGrant, ConnectorError> {
     let dc = stored_dc(meta)?;
-    token_call(http, ep, dc, oauth::refresh_form(client, refresh_token), true, now).await
+    token_call(
+        http,
+        ep,
+        dc,
+        oauth::refresh_form(client, refresh_token),
+        true,
+        now,
+    )
+    .await
 }
 
 /// `POST {accounts}/oauth/v2/token/revoke?token=…` with the refresh token.
@@ -171,7 +179,10 @@ pub async fn revoke(
     let mut url = join(&ep.zoho_accounts(dc), "/oauth/v2/token/revoke");
     url.query_pairs_mut().append_pair("token", token.expose());
     let resp = http
-        .send(&ep.allow, OutgoingRequest::post(P.as_str(), url).idempotent(true))
+        .send(
+            &ep.allow,
+            OutgoingRequest::post(P.as_str(), url).idempotent(true),
+        )
         .await?;
     if resp.status.is_success() {
         return Ok(());

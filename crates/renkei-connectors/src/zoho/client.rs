@@ -104,9 +104,9 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, ConnectorError> {
     let mut auth = HeaderValue::from_str(&format!("Zoho-oauthtoken {}", s.access_token.expose()))
         .map_err(|_| ConnectorError::Protocol {
-            provider: P.as_str(),
-            message: "the access token is not a valid header value".into(),
-        })?;
+        provider: P.as_str(),
+        message: "the access token is not a valid header value".into(),
+    })?;
     auth.set_sensitive(true);
     let req = OutgoingRequest::get(P.as_str(), url).header(http::header::AUTHORIZATION, auth);
     let resp = http.send(&ep.allow, req).await?;

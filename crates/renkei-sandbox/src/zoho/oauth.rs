@@ -275,7 +275,11 @@ fn approve(
     q.push(("code", &code));
     // Zoho names the data centre by region, not by domain: `location=us` for accounts.zoho.com
     // (https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html).
-    let location = if org_dc == "com" { "us" } else { org_dc.as_str() };
+    let location = if org_dc == "com" {
+        "us"
+    } else {
+        org_dc.as_str()
+    };
     q.push(("location", location));
     q.push(("accounts-server", &accounts_server));
     Redirect::to(&with_query(redirect, &q)).into_response()

@@ -86,7 +86,11 @@ async fn tokens(sb: &TestSandbox, d: &Dir, account: &str, scope: &str) -> Value 
     let q = query(resp.headers()["location"].to_str().unwrap());
     // The token request goes to the accounts server the redirect names; `location` is the
     // region (`us` for the com data centre).
-    let expected_location = if q["accounts-server"].ends_with("/com/accounts") { "us" } else { "jp" };
+    let expected_location = if q["accounts-server"].ends_with("/com/accounts") {
+        "us"
+    } else {
+        "jp"
+    };
     assert_eq!(q["location"], expected_location);
     let resp = sb
         .client

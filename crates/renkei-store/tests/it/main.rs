@@ -1,5 +1,6 @@
 //! Integration tests of the store, on SQLite or (with RENKEI_TEST_DATABASE_URL) PostgreSQL.
 
+mod connections;
 mod migrations;
 mod queue;
 mod records;

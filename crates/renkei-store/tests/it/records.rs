@@ -2,6 +2,7 @@
 
 use renkei_core::api_key::NewApiKey;
 use renkei_core::{EmailAddress, Keyring, MemberId, Millis, Secret, TenantId};
+use renkei_store::connections::{ConnectionKey, NewGrant};
 use renkei_store::testing::TestDb;
 
 fn t(s: &str) -> TenantId {
@@ -117,43 +118,53 @@ async fn stored_credentials_are_encrypted_at_rest() {
         .unwrap();
     let plaintext = br#"{"refresh_token":"5Aep861TSESvWeWUMrAsJWvzP2F2tQ0xcsWqLrEFQS7ln","access_token":"00Dxx0000001gPL!AR8AQJXg5oj8jXSgxJfA0lBog.39AsX"}"#;
     let secret = Secret::new(plaintext.to_vec());
-    let id = s
-        .put_connection_credentials(
+    let tenant = t("acme");
+    let key = ConnectionKey {
+        tenant: &tenant,
+        provider: "salesforce",
+        member: None,
+    };
+    let stored = s
+        .put_grant(
             &ring,
-            &t("acme"),
-            "salesforce",
-            None,
-            Some("00Dxx0000001gPL"),
-            &secret,
-            Millis(2),
+            &NewGrant {
+                key,
+                account_id: "00Dxx0000001gPL",
+                account_name: "Acme",
+                identity: "{}",
+                meta: "{}",
+                scopes: "api",
+                credentials: &secret,
+                token_expires_at: None,
+                connected_by: None,
+                now: Millis(2),
+            },
         )
         .await
         .unwrap();
-    let back = s
-        .get_connection_credentials(&ring, &t("acme"), "salesforce", None)
-        .await
-        .unwrap()
-        .unwrap();
+    let back = s.get_connection(key).await.unwrap().unwrap();
+    assert_eq!(back.id, stored.id);
     assert_eq!(
-        (back.id, back.credentials.expose().as_slice()),
-        (id, &plaintext[..])
+        back.open(&ring).unwrap().expose().as_slice(),
+        &plaintext[..]
     );
     assert_eq!(back.key_id, ring.primary_key_id());
-    assert!(format!("{back:?}").contains("Secret([redacted])"));
+    assert!(!format!("{back:?}").contains("5Aep861"));
 
     // The wrong tenant's row can never be opened with this tenant's AAD, and a different key
     // reports which key is missing.
+    let other = t("other");
     assert!(
-        s.get_connection_credentials(&ring, &t("other"), "salesforce", None)
-            .await
-            .unwrap()
-            .is_none()
+        s.get_connection(ConnectionKey {
+            tenant: &other,
+            ..key
+        })
+        .await
+        .unwrap()
+        .is_none()
     );
     let other_ring = Keyring::parse(&Keyring::generate_key().unwrap()).unwrap();
-    let err = s
-        .get_connection_credentials(&other_ring, &t("acme"), "salesforce", None)
-        .await
-        .unwrap_err();
+    let err = back.open(&other_ring).unwrap_err();
     assert!(err.to_string().contains("not in the keyring"), "{err}");
 
     if let Some(path) = db.sqlite_path() {
