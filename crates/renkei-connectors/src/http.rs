@@ -25,7 +25,9 @@
 //! `X-RATELIMIT-*`, Salesforce's `Sforce-Limit-Info`) are remembered per budget: once a window
 //! is used up, later calls on the budget wait for it to end, or fail at once with
 //! [`ConnectorError::RateLimited`] when that is further away than `max_retry_wait`.
-//! [`HttpClient::budget_state`] shows what was last seen, daily quotas included.
+//! [`HttpClient::budget_state`] shows what was last seen, daily quotas included. The limiter's
+//! own pacing is not bounded by `max_retry_wait`: callers queue behind each other at the
+//! budget's rate, which is the point of it.
 //!
 //! **Metrics.** `renkei_provider_requests_total{provider, status}` counts attempts by HTTP
 //! status, or `timeout`, `transport`, `not_allowed` (refused by the allow-list) and
@@ -566,8 +568,8 @@ impl std::fmt::Debug for Budgets {
 
 impl Budgets {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, BudgetEntry>> {
-        // The map stays consistent whatever a panicking holder was doing: every update is a
-        // single assignment.
+        // Poisoning is ignored: a holder that panicked leaves at worst a stale window or hold,
+        // which the next answer or the clock replaces.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -845,7 +845,7 @@ async fn gzip_answers_are_decoded() {
 }
 
 #[test]
-fn errors_logs_and_metrics_never_show_the_query() {
+fn errors_logs_and_metrics_never_show_the_query_or_a_redacted_path() {
     let base = Url::parse(&format!("http://127.0.0.1:{}/", closed_port())).expect("url");
     let seen = observed(|| async {
         let http = client(HttpConfig {
@@ -866,10 +866,27 @@ fn errors_logs_and_metrics_never_show_the_query() {
             )
             .await
             .expect_err("not allowed");
-        (unreachable, refused)
+        // A path that holds a token is not shown either.
+        let secret_path = http
+            .send(
+                &allow(&base),
+                OutgoingRequest::get(PROVIDER, url(&base, "/oauth/v1/refresh-tokens/SECRET123"))
+                    .redact_path(),
+            )
+            .await
+            .expect_err("closed port");
+        let secret_path_refused = http
+            .send(
+                &AllowList::new(),
+                OutgoingRequest::get(PROVIDER, url(&base, "/oauth/v1/refresh-tokens/SECRET123"))
+                    .redact_path(),
+            )
+            .await
+            .expect_err("not allowed");
+        (unreachable, refused, secret_path, secret_path_refused)
     });
-    let (unreachable, refused) = seen.out;
-    for err in [&unreachable, &refused] {
+    let (unreachable, refused, secret_path, secret_path_refused) = seen.out;
+    for err in [&unreachable, &refused, &secret_path, &secret_path_refused] {
         assert!(!err.to_string().contains("SECRET123"), "{err}");
         assert!(!format!("{err:?}").contains("SECRET123"), "{err:?}");
     }
@@ -878,10 +895,11 @@ fn errors_logs_and_metrics_never_show_the_query() {
         "the path is logged: {}",
         seen.logs
     );
+    assert!(seen.logs.contains("[redacted]"), "{}", seen.logs);
     assert!(!seen.logs.contains("SECRET123"), "{}", seen.logs);
     assert!(!seen.metrics.contains("SECRET123"));
-    assert_eq!(requests_counted(&seen.metrics, "transport"), Some(1));
-    assert_eq!(requests_counted(&seen.metrics, "not_allowed"), Some(1));
+    assert_eq!(requests_counted(&seen.metrics, "transport"), Some(2));
+    assert_eq!(requests_counted(&seen.metrics, "not_allowed"), Some(2));
 }
 
 #[test]
