@@ -536,6 +536,7 @@ pub struct BudgetState {
 }
 
 impl BudgetState {
+    /// The window of `kind`'s sort; `QuotaKind::Interval` matches whatever its length.
     pub fn window(&self, kind: QuotaKind) -> Option<&QuotaWindow> {
         self.windows.iter().find(|w| w.kind.same_window(kind))
     }
