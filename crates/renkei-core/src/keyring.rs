@@ -14,6 +14,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 3] = b"rk1";
@@ -48,6 +49,9 @@ pub enum KeyringError {
 struct Key {
     id: [u8; KEY_ID_LEN],
     cipher: Aes256Gcm,
+    /// A separate key for MACs, derived so that the encryption key is never used for two
+    /// purposes.
+    mac_key: [u8; 32],
 }
 
 /// An ordered set of AES-256 keys. The first one encrypts; all of them decrypt.
@@ -96,6 +100,27 @@ impl Keyring {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|e| KeyringError::Random(e.to_string()))?;
         Ok(STANDARD.encode(key))
+    }
+
+    /// An HMAC-SHA256 tag (base64url) over `purpose` and `data` with the primary key's MAC
+    /// key. Used for values that leave renkei and come back, like an OAuth `state`.
+    pub fn sign(&self, purpose: &str, data: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(&self.keys[0], purpose, data))
+    }
+
+    /// Whether `tag` is [`Keyring::sign`]'s tag for `purpose` and `data` under any key of the
+    /// ring (so values signed before a rotation stay valid). Compared in constant time.
+    pub fn verify(&self, purpose: &str, data: &[u8], tag: &str) -> bool {
+        let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        self.keys.iter().any(|k| {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&k.mac_key).expect("any key length");
+            m.update(purpose.as_bytes());
+            m.update(b"\0");
+            m.update(data);
+            m.verify_slice(&raw).is_ok()
+        })
     }
 
     /// The id (16 hex digits) of the key that encrypts.
@@ -165,8 +190,25 @@ impl Key {
         id.copy_from_slice(&digest[..KEY_ID_LEN]);
         // `new_from_slice` only fails on a wrong length, which `parse` has ruled out.
         let cipher = Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(bytes));
-        Self { id, cipher }
+        let mac_key: [u8; 32] = Sha256::new()
+            .chain_update(b"renkei mac key v1\0")
+            .chain_update(bytes)
+            .finalize()
+            .into();
+        Self {
+            id,
+            cipher,
+            mac_key,
+        }
     }
+}
+
+fn mac(key: &Key, purpose: &str, data: &[u8]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key.mac_key).expect("any key length");
+    m.update(purpose.as_bytes());
+    m.update(b"\0");
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -235,6 +277,22 @@ mod tests {
         ct[last] ^= 1;
         assert_eq!(ring.decrypt(&ct, "a"), Err(KeyringError::Tampered));
         assert_eq!(ring.decrypt(b"short", "a"), Err(KeyringError::Malformed));
+    }
+
+    #[test]
+    fn signatures_verify_across_rotation_and_bind_their_purpose() {
+        let old = Keyring::generate_key().unwrap();
+        let new = Keyring::generate_key().unwrap();
+        let before = Keyring::parse(&old).unwrap();
+        let tag = before.sign("state", b"abc");
+        assert!(before.verify("state", b"abc", &tag));
+        assert!(!before.verify("state", b"abd", &tag));
+        assert!(!before.verify("other", b"abc", &tag));
+        assert!(!before.verify("state", b"abc", "not base64!"));
+        let rotated = Keyring::parse(&format!("{new},{old}")).unwrap();
+        assert!(rotated.verify("state", b"abc", &tag));
+        let foreign = Keyring::parse(&new).unwrap();
+        assert!(!foreign.verify("state", b"abc", &tag));
     }
 
     #[test]

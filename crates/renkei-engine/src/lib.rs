@@ -13,9 +13,13 @@
 //! The engine knows the store and the core vocabulary; it knows nothing of HTTP.
 
 pub mod clock;
+pub mod connect;
+pub mod directory;
+pub mod health;
 pub mod intake;
 pub mod jobs;
 pub mod routing;
+pub mod vault;
 pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
