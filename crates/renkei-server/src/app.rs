@@ -8,8 +8,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
+use renkei_connectors::{Connectors, ProvidersConfig};
 use renkei_core::Keyring;
-use renkei_engine::{Runtime, Wake};
+use renkei_engine::connect::{ConnectConfig, ConnectService};
+use renkei_engine::vault::{Vault, VaultOptions};
+use renkei_engine::{Runtime, SystemClock, Wake};
 use renkei_store::{Store, StoreOptions};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -27,6 +30,10 @@ pub struct AppState {
     pub wake: Wake,
     /// Group commit for event intake.
     pub intake: renkei_engine::intake::IntakeQueue,
+    /// Credentials and provider calls.
+    pub vault: Arc<Vault>,
+    /// The connect flow.
+    pub connect: Arc<ConnectService>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +57,11 @@ pub fn router(state: AppState, max_body_bytes: usize, mounts: Vec<Mount>) -> Rou
         state.clone(),
         auth::require_key,
     ));
-    let mut app = Router::new().merge(routes::ops()).merge(v1);
-    for Mount { path, service } in mounts {
+    let mut app = Router::new()
+        .merge(routes::ops())
+        .merge(routes::connect())
+        .merge(v1);
+    for Mount { path, service, .. } in mounts {
         app = app.nest_service(path, service);
     }
     app.fallback(|| async { ApiError::not_found("not_found", "no such route") })
@@ -85,6 +95,7 @@ pub struct RunningApp {
     stop: tokio::sync::watch::Sender<bool>,
     http: Option<tokio::task::JoinHandle<()>>,
     workers: Option<renkei_engine::worker::RuntimeHandle>,
+    keepalive: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A service mounted beside renkei's API, outside its API-key authentication: the sandbox
@@ -93,7 +104,13 @@ pub struct Mount {
     /// A path prefix no API route uses, e.g. `/sandbox`.
     pub path: &'static str,
     pub service: axum::Router,
+    /// Adjusts the providers' configuration once the address is known (the sandbox points
+    /// the providers at its emulators, under the origin it is served from).
+    pub configure: Option<ConfigureProviders>,
 }
+
+/// See [`Mount::configure`]. Called with the public origin, e.g. `http://127.0.0.1:8080`.
+pub type ConfigureProviders = Box<dyn FnOnce(&str, &mut ProvidersConfig) + Send>;
 
 /// Opens the store, migrates it, and starts the workers and the API as the role says.
 pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
@@ -101,7 +118,7 @@ pub async fn start(config: &Config) -> Result<RunningApp, StartError> {
 }
 
 /// [`start`], with `mounts` served beside the API.
-pub async fn start_with(config: &Config, mounts: Vec<Mount>) -> Result<RunningApp, StartError> {
+pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<RunningApp, StartError> {
     config.validate()?;
     let keyring = Arc::new(config.keyring()?);
     let store = Store::connect(
@@ -126,7 +143,7 @@ pub async fn start_with(config: &Config, mounts: Vec<Mount>) -> Result<RunningAp
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let mut addr = None;
     let mut http = None;
-    if config.role.runs_api() {
+    let listener = if config.role.runs_api() {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -138,6 +155,49 @@ pub async fn start_with(config: &Config, mounts: Vec<Mount>) -> Result<RunningAp
             source,
         })?;
         addr = Some(local);
+        Some(listener)
+    } else {
+        None
+    };
+    let public_url = match (&config.public_url, addr) {
+        (Some(u), _) => u.trim_end_matches('/').to_owned(),
+        (None, Some(a)) => format!("http://{a}"),
+        (None, None) => format!("http://{}", config.listen),
+    };
+    let mut providers = config.providers.clone();
+    for m in &mut mounts {
+        if let Some(f) = m.configure.take() {
+            f(&public_url, &mut providers);
+        }
+    }
+    let connectors = Connectors::new(&providers, renkei_connectors::http::HttpConfig::default())
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let vault = Arc::new(Vault::new(
+        store.clone(),
+        keyring.clone(),
+        Arc::new(connectors),
+        Arc::new(SystemClock),
+        VaultOptions::default(),
+    ));
+    let keepalive = config.role.runs_workers().then(|| {
+        spawn_keepalive(
+            vault.clone(),
+            Duration::from_secs(config.connections.keepalive_after_seconds),
+            Duration::from_secs(config.connections.keepalive_interval_seconds.max(1)),
+            stop.subscribe(),
+        )
+    });
+    if let Some(listener) = listener {
+        let local = addr.expect("bound with the listener");
+        let connect = Arc::new(ConnectService::new(
+            vault.clone(),
+            ConnectConfig {
+                public_url: url::Url::parse(&public_url)
+                    .map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?,
+                session_ttl: Duration::from_secs(config.connections.connect_link_ttl_seconds),
+                state_ttl: Duration::from_secs(config.connections.oauth_state_ttl_seconds),
+            },
+        ));
         let signal = wake.clone();
         let intake =
             renkei_engine::intake::IntakeQueue::start(store.clone(), move || signal.notify());
@@ -147,6 +207,8 @@ pub async fn start_with(config: &Config, mounts: Vec<Mount>) -> Result<RunningAp
                 keyring,
                 wake,
                 intake,
+                vault,
+                connect,
             },
             config.max_body_bytes,
             mounts,
@@ -188,6 +250,35 @@ pub async fn start_with(config: &Config, mounts: Vec<Mount>) -> Result<RunningAp
         stop,
         http,
         workers,
+        keepalive,
+    })
+}
+
+/// Runs the keep-alive pass every `every` until `stop`. Several processes may run it at once:
+/// the refresh lease and the row version make a connection refresh once.
+fn spawn_keepalive(
+    vault: Arc<Vault>,
+    idle: Duration,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            match vault.keepalive(idle, 500).await {
+                Ok(r) if r != Default::default() => tracing::info!(
+                    refreshed = r.refreshed,
+                    needs_reauth = r.needs_reauth,
+                    failed = r.failed,
+                    "keep-alive pass"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "keep-alive pass failed"),
+            }
+        }
     })
 }
 
@@ -201,6 +292,9 @@ impl RunningApp {
         }
         if let Some(w) = self.workers {
             w.shutdown().await;
+        }
+        if let Some(k) = self.keepalive {
+            let _ = k.await;
         }
         self.store.close().await;
         tracing::info!("renkei stopped");

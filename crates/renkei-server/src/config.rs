@@ -70,10 +70,43 @@ pub struct Config {
     /// How long shutdown waits for in-flight HTTP requests.
     pub http_grace_seconds: u64,
     pub worker: WorkerSettings,
+    /// The URL browsers reach renkei at (`https://renkei.example.com`): connect links and the
+    /// OAuth redirect URI (`{public_url}/oauth/callback`) are built from it. Default:
+    /// `http://{listen}`.
+    pub public_url: Option<String>,
+    /// OAuth clients and URL overrides per provider (`[providers.hubspot]` …).
+    pub providers: renkei_connectors::ProvidersConfig,
+    pub connections: ConnectionSettings,
     /// The keyring material from `RENKEI_SECRET_KEY`; never read from the file, so that a
     /// config file can be committed or shared without leaking the key.
     #[serde(skip)]
     pub secret_key: Option<Secret<String>>,
+}
+
+/// The token lifecycle and the connect flow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionSettings {
+    /// A connection neither used nor refreshed for this long is refreshed by the keep-alive
+    /// pass, so that an idle grant never dies of inactivity. Default 7 days.
+    pub keepalive_after_seconds: u64,
+    /// How often the keep-alive pass runs. Default hourly.
+    pub keepalive_interval_seconds: u64,
+    /// How long a connect link works. Default 30 minutes.
+    pub connect_link_ttl_seconds: u64,
+    /// How long the admin may take at the provider's consent page. Default 15 minutes.
+    pub oauth_state_ttl_seconds: u64,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            keepalive_after_seconds: 7 * 24 * 3600,
+            keepalive_interval_seconds: 3600,
+            connect_link_ttl_seconds: 1800,
+            oauth_state_ttl_seconds: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +137,9 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             http_grace_seconds: 10,
             worker: WorkerSettings::default(),
+            public_url: None,
+            providers: renkei_connectors::ProvidersConfig::default(),
+            connections: ConnectionSettings::default(),
             secret_key: None,
         }
     }
@@ -173,6 +209,17 @@ impl Config {
                 "worker.lease_seconds must be at least 1".into(),
             ));
         }
+        if let Some(u) = &self.public_url {
+            let parsed = url::Url::parse(u)
+                .map_err(|e| ConfigError::Invalid(format!("public_url {u:?} is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url must be an http(s) URL, not {u:?}"
+                )));
+            }
+        }
+        renkei_connectors::Registry::new(&self.providers)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),

@@ -6,7 +6,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{events, ops, tenants};
+use crate::routes::{connections, events, ops, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,12 @@ use crate::routes::{events, ops, tenants};
         tenants::put_tenant, tenants::get_tenant,
         tenants::list_members, tenants::put_member, tenants::get_member, tenants::delete_member,
         events::post_events, events::get_event,
+        connections::list_providers, connections::create_connect_session,
+        connections::list_connections, connections::get_connection, connections::put_connection,
+        connections::delete_connection, connections::get_member_connection,
+        connections::put_member_connection, connections::delete_member_connection,
+        connections::list_users, connections::put_user_mappings, connections::get_user_mappings,
+        connections::get_health,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),

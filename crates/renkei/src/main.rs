@@ -51,6 +51,21 @@ enum Command {
     Jobs(JobsCommand),
     /// Serve only the vendor emulators (HubSpot, Salesforce, Zoho CRM) under /sandbox.
     Sandbox(SandboxArgs),
+    /// Print a one-time link to the connect page of TENANT for PROVIDER.
+    Connect(ConnectArgs),
+}
+
+#[derive(Args)]
+struct ConnectArgs {
+    tenant: String,
+    /// hubspot, salesforce or zoho_crm.
+    provider: String,
+    /// A member's personal connection (HubSpot).
+    #[arg(long)]
+    member: Option<String>,
+    /// Where the admin returns afterwards.
+    #[arg(long)]
+    return_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -275,7 +290,74 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             batch,
         }) => send_events(&tenant, &file, &url, &api_key, batch).await,
         Command::Jobs(cmd) => jobs(cmd, &config).await,
+        Command::Connect(args) => connect(args, &config).await,
     }
+}
+
+/// `renkei connect TENANT PROVIDER`: a connect link for operators, made in the database the
+/// running server uses (the link is served by that server, at `public_url`).
+async fn connect(args: ConnectArgs, config: &Config) -> anyhow::Result<()> {
+    use renkei_engine::connect::{ConnectConfig, ConnectService, NewSession};
+    let provider = renkei_connectors::Provider::parse(&args.provider).with_context(|| {
+        format!(
+            "unknown provider {:?}; renkei connects to hubspot, salesforce and zoho_crm",
+            args.provider
+        )
+    })?;
+    let tenant = TenantId::parse(&args.tenant).context("TENANT")?;
+    let member = args
+        .member
+        .as_deref()
+        .map(renkei_core::MemberId::parse)
+        .transpose()
+        .context("--member")?;
+    let store = open_store(config).await?;
+    if store.get_tenant(&tenant).await?.is_none() {
+        bail!("no tenant {tenant}; create it first with PUT /v1/tenants/{tenant}");
+    }
+    if let Some(m) = &member
+        && store.get_member(&tenant, m).await?.is_none()
+    {
+        bail!("tenant {tenant} has no member {m}");
+    }
+    let keyring = std::sync::Arc::new(config.keyring()?);
+    let connectors = renkei_connectors::Connectors::new(
+        &config.providers,
+        renkei_connectors::http::HttpConfig::default(),
+    )?;
+    let vault = std::sync::Arc::new(renkei_engine::vault::Vault::new(
+        store.clone(),
+        keyring,
+        std::sync::Arc::new(connectors),
+        std::sync::Arc::new(renkei_engine::SystemClock),
+        Default::default(),
+    ));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let service = ConnectService::new(
+        vault,
+        ConnectConfig {
+            public_url: url::Url::parse(&public_url).context("public_url")?,
+            session_ttl: Duration::from_secs(config.connections.connect_link_ttl_seconds),
+            state_ttl: Duration::from_secs(config.connections.oauth_state_ttl_seconds),
+        },
+    );
+    let (url, expires_at) = service
+        .create_session(NewSession {
+            tenant,
+            member,
+            provider,
+            return_url: args.return_url,
+            created_by: Some("cli".into()),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.close().await;
+    println!("{url}");
+    eprintln!("valid until {}", expires_at.to_rfc3339());
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -306,6 +388,12 @@ async fn serve_with_sandbox(config: Config, seed: usize) -> anyhow::Result<()> {
         vec![renkei_server::Mount {
             path: "/sandbox",
             service: sandbox.service(),
+            configure: Some(Box::new({
+                let sandbox = sandbox.clone();
+                move |origin: &str, providers: &mut renkei_connectors::ProvidersConfig| {
+                    renkei_server::sandbox_providers::apply(&sandbox.directory(origin), providers)
+                }
+            })),
         }],
     )
     .await?;

@@ -5,6 +5,8 @@ use axum::routing::{get, put};
 
 use crate::app::AppState;
 
+pub mod connect;
+pub mod connections;
 pub mod events;
 pub mod ops;
 pub mod tenants;
@@ -16,6 +18,13 @@ pub fn ops() -> Router<AppState> {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(crate::telemetry::render))
         .route("/openapi.json", get(ops::openapi))
+}
+
+/// The browser side of the connect flow; no API key (the link's token is the credential).
+pub fn connect() -> Router<AppState> {
+    Router::new()
+        .route("/connect/{token}", get(connect::page).post(connect::start))
+        .route("/oauth/callback", get(connect::callback))
 }
 
 /// The `/v1` API; the caller adds authentication.
@@ -40,4 +49,34 @@ pub fn v1() -> Router<AppState> {
             "/v1/tenants/{tenant}/events/{event}",
             get(events::get_event),
         )
+        .route("/v1/providers", get(connections::list_providers))
+        .route(
+            "/v1/tenants/{tenant}/connect-sessions",
+            axum::routing::post(connections::create_connect_session),
+        )
+        .route(
+            "/v1/tenants/{tenant}/connections",
+            get(connections::list_connections),
+        )
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}",
+            get(connections::get_connection)
+                .put(connections::put_connection)
+                .delete(connections::delete_connection),
+        )
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/users",
+            get(connections::list_users),
+        )
+        .route(
+            "/v1/tenants/{tenant}/members/{member}/connections/{provider}",
+            get(connections::get_member_connection)
+                .put(connections::put_member_connection)
+                .delete(connections::delete_member_connection),
+        )
+        .route(
+            "/v1/tenants/{tenant}/user-mappings/{member}",
+            put(connections::put_user_mappings).get(connections::get_user_mappings),
+        )
+        .route("/v1/tenants/{tenant}/health", get(connections::get_health))
 }
