@@ -16,6 +16,7 @@ pub mod hubspot;
 pub mod oauth;
 pub mod registry;
 pub mod salesforce;
+pub mod sandbox_directory;
 pub mod zoho;
 
 use renkei_core::{Millis, Secret};

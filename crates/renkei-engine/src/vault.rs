@@ -329,7 +329,13 @@ impl Vault {
             let until = Millis(now.0 + self.options.refresh_lease.as_millis() as i64);
             if self
                 .store
-                .try_lock_refresh(access.connection.id, &self.owner, until, now)
+                .try_lock_refresh(
+                    access.connection.id,
+                    access.connection.version,
+                    &self.owner,
+                    until,
+                    now,
+                )
                 .await?
             {
                 return self.refresh_locked(access).await;

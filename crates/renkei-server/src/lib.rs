@@ -15,7 +15,6 @@ pub mod extract;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
-pub mod sandbox_providers;
 pub mod telemetry;
 
 pub use app::{Mount, RunningApp, start, start_with};

@@ -349,10 +349,12 @@ impl Store {
     }
 
     /// Takes the refresh lease of a connection until `until`; `false` while another owner
-    /// holds an unexpired one.
+    /// holds an unexpired one, and also when the credentials are no longer at `version` (a
+    /// refresh landed since the caller read them, so there is nothing left to refresh).
     pub async fn try_lock_refresh(
         &self,
         id: i64,
+        version: i64,
         owner: &str,
         until: Millis,
         now: Millis,
@@ -360,13 +362,14 @@ impl Store {
         on_pool!(self, write, |pool| {
             let done = sqlx::query(
                 "UPDATE connections SET refresh_owner = $1, refresh_until = $2
-                 WHERE id = $3 AND (refresh_until IS NULL OR refresh_until < $4
+                 WHERE id = $3 AND version = $5 AND (refresh_until IS NULL OR refresh_until < $4
                      OR refresh_owner = $1)",
             )
             .bind(owner)
             .bind(until.0)
             .bind(id)
             .bind(now.0)
+            .bind(version)
             .execute(pool)
             .await?;
             Ok(done.rows_affected() == 1)
@@ -450,6 +453,22 @@ impl Store {
             .execute(pool)
             .await?;
             Ok(())
+        })
+    }
+
+    /// Replaces a connection's recipe settings (a JSON object, validated by the caller).
+    pub async fn set_connection_settings(
+        &self,
+        id: i64,
+        settings: &str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, write, |pool| {
+            let done = sqlx::query("UPDATE connections SET settings = $1 WHERE id = $2")
+                .bind(settings)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
         })
     }
 

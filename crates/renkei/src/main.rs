@@ -391,7 +391,10 @@ async fn serve_with_sandbox(config: Config, seed: usize) -> anyhow::Result<()> {
             configure: Some(Box::new({
                 let sandbox = sandbox.clone();
                 move |origin: &str, providers: &mut renkei_connectors::ProvidersConfig| {
-                    renkei_server::sandbox_providers::apply(&sandbox.directory(origin), providers)
+                    renkei_connectors::sandbox_directory::apply(
+                        &sandbox.directory(origin),
+                        providers,
+                    )
                 }
             })),
         }],

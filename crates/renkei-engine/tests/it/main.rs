@@ -2,3 +2,5 @@
 
 mod intake;
 mod runtime;
+mod sandbox;
+mod vault;

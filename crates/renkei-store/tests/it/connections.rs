@@ -105,37 +105,37 @@ async fn the_refresh_lease_admits_one_owner_until_it_expires() {
     };
     let id = grant(s, &ring, key, "t1", 10).await;
     assert!(
-        s.try_lock_refresh(id, "a", Millis(1000), Millis(100))
+        s.try_lock_refresh(id, 1, "a", Millis(1000), Millis(100))
             .await
             .unwrap()
     );
     assert!(
-        !s.try_lock_refresh(id, "b", Millis(1000), Millis(200))
+        !s.try_lock_refresh(id, 1, "b", Millis(1000), Millis(200))
             .await
             .unwrap()
     );
     assert!(
-        s.try_lock_refresh(id, "a", Millis(1100), Millis(200))
+        s.try_lock_refresh(id, 1, "a", Millis(1100), Millis(200))
             .await
             .unwrap(),
         "re-entrant"
     );
     assert!(
-        s.try_lock_refresh(id, "b", Millis(2000), Millis(1200))
+        s.try_lock_refresh(id, 1, "b", Millis(2000), Millis(1200))
             .await
             .unwrap(),
         "expired"
     );
     s.unlock_refresh(id, "a").await.unwrap();
     assert!(
-        !s.try_lock_refresh(id, "c", Millis(3000), Millis(1300))
+        !s.try_lock_refresh(id, 1, "c", Millis(3000), Millis(1300))
             .await
             .unwrap(),
         "only the owner unlocks"
     );
     s.unlock_refresh(id, "b").await.unwrap();
     assert!(
-        s.try_lock_refresh(id, "c", Millis(3000), Millis(1300))
+        s.try_lock_refresh(id, 1, "c", Millis(3000), Millis(1300))
             .await
             .unwrap()
     );

@@ -1,9 +1,9 @@
 //! Points the providers at the sandbox's emulators, from the sandbox's directory document
-//! (`GET /sandbox`). The server reads the directory's JSON and depends on no sandbox code, so
-//! the emulators stay independent of renkei's connectors.
+//! (`GET /sandbox`). Only the directory's JSON is read: neither side depends on the other's
+//! code, so the emulators stay independent of renkei's connectors.
 
-use renkei_connectors::ProvidersConfig;
-use renkei_connectors::registry::ProviderConfig;
+use crate::ProvidersConfig;
+use crate::registry::ProviderConfig;
 use renkei_core::Secret;
 use serde_json::Value;
 
