@@ -268,6 +268,15 @@ pub struct Disconnected {
     pub revoke_error: Option<String>,
 }
 
+/// How a grant came to be stored: whose client, whether the admin allowed another account,
+/// who connected, and whether a refusal should revoke it.
+struct HowGranted<'a> {
+    tenant_client: Option<OAuthClient>,
+    switch_account: bool,
+    connected_by: Option<&'a str>,
+    revoke_refused: bool,
+}
+
 /// See the module documentation.
 pub struct ConnectService {
     vault: Arc<Vault>,
@@ -654,9 +663,12 @@ impl ConnectService {
             .store_grant(
                 &target,
                 grant,
-                tenant_client,
-                state.switch_account,
-                state.member_id.as_ref().map(MemberId::as_str),
+                HowGranted {
+                    tenant_client,
+                    switch_account: state.switch_account,
+                    connected_by: state.member_id.as_ref().map(MemberId::as_str),
+                    revoke_refused: true,
+                },
                 now,
             )
             .await?;
@@ -665,16 +677,21 @@ impl ConnectService {
     }
 
     /// Identifies the grant's account, applies the same-account rules, and stores it. A
-    /// refused grant is revoked so that no stray tokens remain at the provider.
+    /// refused grant of our own making is revoked (`revoke_refused`) so that no stray tokens
+    /// remain at the provider.
     async fn store_grant(
         &self,
         target: &Target,
         grant: TokenGrant,
-        tenant_client: Option<OAuthClient>,
-        switch_account: bool,
-        connected_by: Option<&str>,
+        how: HowGranted<'_>,
         now: Millis,
     ) -> Result<Connection, ConnectError> {
+        let HowGranted {
+            tenant_client,
+            switch_account,
+            connected_by,
+            revoke_refused,
+        } = how;
         let provider = target.provider;
         let connectors = self.vault.connectors();
         let expires_at = grant.expires_at;
@@ -696,8 +713,10 @@ impl ConnectService {
         let identity = match identity {
             Ok(i) => i,
             Err(e) => {
-                self.revoke_quietly(provider, tenant_client.as_ref(), &creds, &meta)
-                    .await;
+                if revoke_refused {
+                    self.revoke_quietly(provider, tenant_client.as_ref(), &creds, &meta)
+                        .await;
+                }
                 return Err(e.into());
             }
         };
@@ -706,8 +725,10 @@ impl ConnectService {
             meta.user_id = Some(identity.user_id.clone());
         }
         if let Err(e) = self.check_account(target, &identity, switch_account).await {
-            self.revoke_quietly(provider, tenant_client.as_ref(), &creds, &meta)
-                .await;
+            if revoke_refused {
+                self.revoke_quietly(provider, tenant_client.as_ref(), &creds, &meta)
+                    .await;
+            }
             return Err(e);
         }
         let identity_json = serde_json::to_string(&identity).expect("plain fields serialise");
@@ -908,9 +929,14 @@ impl ConnectService {
         self.store_grant(
             target,
             grant,
-            tenant_client,
-            t.switch_account,
-            connected_by,
+            HowGranted {
+                tenant_client,
+                switch_account: t.switch_account,
+                connected_by,
+                // Imported tokens still belong to the integration they came from: a refused
+                // import leaves them alone.
+                revoke_refused: false,
+            },
             now,
         )
         .await

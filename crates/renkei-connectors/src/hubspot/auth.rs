@@ -145,6 +145,14 @@ pub async fn identity(
             OutgoingRequest::get(P.as_str(), url).redact_path(),
         )
         .await?;
+    if resp.status.as_u16() == 404 {
+        // The token-info endpoint answers 404 for a token it does not know: for us, a token
+        // that does not work.
+        return Err(ConnectorError::Unauthorized {
+            provider: P.as_str(),
+            message: "HubSpot does not know this access token".into(),
+        });
+    }
     if !resp.status.is_success() {
         return Err(classify(&resp));
     }

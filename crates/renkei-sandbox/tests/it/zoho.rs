@@ -369,7 +369,7 @@ async fn consent_code_pkce_refresh_and_revoke_follow_zoho_accounts() {
         .await
         .unwrap();
     let q = query(resp.headers()["location"].to_str().unwrap());
-    assert_eq!(q["location"], "com");
+    assert_eq!(q["location"], "us", "Zoho names the com data centre us");
     let t = token_at("com", exchange(&q["code"], "")).await;
     assert!(
         t["access_token"].is_string() && t.get("refresh_token").is_none(),

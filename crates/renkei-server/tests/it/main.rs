@@ -1,4 +1,5 @@
 //! Integration tests of the HTTP API: a real server on port 0 with a fresh database.
 
 mod api;
+mod connect;
 mod support;

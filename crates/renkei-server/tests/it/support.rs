@@ -9,6 +9,7 @@ use renkei_store::testing::TestDb;
 use serde_json::Value;
 
 pub struct TestApp {
+    pub config: Config,
     pub base: String,
     pub key: String,
     pub http: reqwest::Client,
@@ -22,6 +23,16 @@ impl TestApp {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(tweak, false).await
+    }
+
+    /// renkei with the sandbox mounted under `/sandbox` and the providers pointed at it, as
+    /// `renkei serve --sandbox` runs.
+    pub async fn start_sandboxed(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(tweak, true).await
+    }
+
+    async fn start_full(tweak: impl FnOnce(&mut Config), sandbox: bool) -> Self {
         let db = TestDb::new().await;
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -35,7 +46,25 @@ impl TestApp {
         config.http_grace_seconds = 2;
         config.worker.grace_seconds = 2;
         tweak(&mut config);
-        let app = renkei_server::start(&config).await.expect("renkei starts");
+        let mut mounts = Vec::new();
+        if sandbox {
+            let sb = renkei_sandbox::Sandbox::new(Default::default());
+            mounts.push(renkei_server::Mount {
+                path: "/sandbox",
+                service: sb.service(),
+                configure: Some(Box::new(
+                    move |origin: &str, providers: &mut renkei_connectors::ProvidersConfig| {
+                        renkei_connectors::sandbox_directory::apply(
+                            &sb.directory(origin),
+                            providers,
+                        )
+                    },
+                )),
+            });
+        }
+        let app = renkei_server::start_with(&config, mounts)
+            .await
+            .expect("renkei starts");
         let key = NewApiKey::generate().unwrap();
         db.store
             .create_api_key(&key.id, "test", &key.hash, None, Millis::now())
@@ -43,6 +72,7 @@ impl TestApp {
             .unwrap();
         let base = format!("http://{}", app.addr.unwrap());
         Self {
+            config,
             base,
             key: key.token.expose().clone(),
             http: reqwest::Client::new(),
