@@ -27,6 +27,10 @@ struct Cli {
     /// sqlite://FILE or postgres://… [default: sqlite://renkei.db]
     #[arg(long, global = true, env = "RENKEI_DATABASE_URL")]
     database_url: Option<String>,
+    /// The URL browsers reach renkei at; connect links and the OAuth redirect URI are built
+    /// from it [default: http://LISTEN]
+    #[arg(long, global = true, env = "RENKEI_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Log output: text or json.
     #[arg(long, global = true, env = "RENKEI_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -198,6 +202,9 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if let Some(url) = &cli.public_url {
+        config.public_url = Some(url.clone());
+    }
     if let Some(url) = &cli.database_url {
         config.database_url = url.clone();
     }

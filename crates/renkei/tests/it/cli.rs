@@ -110,3 +110,48 @@ async fn bad_configuration_is_a_clear_error() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn connect_prints_a_link_the_server_opens() {
+    let db = TestDb::new().await;
+    let key = create_key(&db).await;
+    let server = serve(&db, &[]).await;
+    let base = server.base.clone().unwrap();
+    let http = reqwest::Client::new();
+    http.put(server.url("/v1/tenants/acme"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"locale": "en"}))
+        .send()
+        .await
+        .unwrap();
+    let out = renkei(&db)
+        .args(["connect", "acme", "salesforce", "--public-url", &base])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(link.starts_with(&format!("{base}/connect/")), "{link}");
+    let page = http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Salesforce"));
+
+    for (args, needle) in [
+        (vec!["connect", "acme", "pipedrive"], "unknown provider"),
+        (vec!["connect", "nobody", "hubspot"], "no tenant nobody"),
+        (
+            vec!["connect", "acme", "salesforce", "--member", "m1"],
+            "no member m1",
+        ),
+    ] {
+        let out = renkei(&db).args(&args).output().await.unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    db.cleanup().await;
+}
