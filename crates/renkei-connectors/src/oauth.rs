@@ -82,6 +82,43 @@ pub fn authorize_url(
     url
 }
 
+/// The authorize URL of `ep` for `req`, with the provider's scopes and separator and its
+/// `extra` parameters.
+pub fn provider_authorize_url(
+    ep: &crate::registry::Endpoints,
+    base: &Url,
+    req: &crate::AuthorizeRequest<'_>,
+    extra: &[(&str, &str)],
+) -> Url {
+    authorize_url(
+        base,
+        &AuthorizeParams {
+            client_id: &req.client.client_id,
+            redirect_uri: req.redirect_uri,
+            state: req.state,
+            scopes: &ep.scopes,
+            pkce_challenge: req.pkce_challenge,
+        },
+        ep.provider.info().scope_separator,
+        extra,
+    )
+}
+
+/// Sends a request and reads a 2xx answer as JSON; any other status goes to `classify`.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    allow: &AllowList,
+    req: OutgoingRequest,
+    classify: fn(&HttpResponse) -> ConnectorError,
+) -> Result<T, ConnectorError> {
+    let provider = req.provider;
+    let resp = http.send(allow, req).await?;
+    if !resp.status.is_success() {
+        return Err(classify(&resp));
+    }
+    resp.json(provider)
+}
+
 /// The form of an authorization-code exchange.
 pub fn code_form(
     client: &OAuthClient,

@@ -5,7 +5,7 @@ use url::Url;
 
 use crate::credentials::{GrantMeta, TokenGrant};
 use crate::http::{HttpClient, OutgoingRequest};
-use crate::oauth::{self, AuthorizeParams};
+use crate::oauth;
 use crate::registry::{Endpoints, OAuthClient, join};
 use crate::{
     AccountIdentity, AuthorizeRequest, CallbackParams, ConnectorError, Credentials, Provider,
@@ -18,18 +18,7 @@ use super::wire::{AccessTokenInfo, TokenResponse};
 const P: Provider = Provider::Hubspot;
 
 pub fn authorize_url(ep: &Endpoints, req: &AuthorizeRequest<'_>) -> Url {
-    oauth::authorize_url(
-        &ep.authorize,
-        &AuthorizeParams {
-            client_id: &req.client.client_id,
-            redirect_uri: req.redirect_uri,
-            state: req.state,
-            scopes: &ep.scopes,
-            pkce_challenge: req.pkce_challenge,
-        },
-        P.info().scope_separator,
-        &[],
-    )
+    oauth::provider_authorize_url(ep, &ep.authorize, req, &[])
 }
 
 fn grant(t: TokenResponse, now: Millis) -> TokenGrant {

@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::credentials::{GrantMeta, TokenGrant};
 use crate::http::{HttpClient, OutgoingRequest};
-use crate::oauth::{self, AuthorizeParams};
+use crate::oauth;
 use crate::registry::{Endpoints, OAuthClient, join};
 use crate::{
     AccountIdentity, AuthorizeRequest, CallbackParams, ConnectorError, Credentials, Provider,
@@ -22,20 +22,9 @@ use super::wire::{Identity, OAuthError, TokenResponse};
 const P: Provider = Provider::Salesforce;
 
 pub fn authorize_url(ep: &Endpoints, req: &AuthorizeRequest<'_>) -> Url {
-    oauth::authorize_url(
-        &ep.authorize,
-        &AuthorizeParams {
-            client_id: &req.client.client_id,
-            redirect_uri: req.redirect_uri,
-            state: req.state,
-            scopes: &ep.scopes,
-            pkce_challenge: req.pkce_challenge,
-        },
-        P.info().scope_separator,
-        // Ask for the consent screen even when the user approved this app before, so an
-        // admin who reconnects can pick another user or org.
-        &[("prompt", "login consent")],
-    )
+    // Ask for the consent screen even when the user approved this app before, so an admin
+    // who reconnects can pick another user or org.
+    oauth::provider_authorize_url(ep, &ep.authorize, req, &[("prompt", "login consent")])
 }
 
 /// Checks a URL the provider named against the allow-list before we store it.

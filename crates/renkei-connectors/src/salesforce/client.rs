@@ -106,16 +106,8 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     s: Session<'_>,
     url: Url,
 ) -> Result<T, ConnectorError> {
-    let resp = http
-        .send(
-            &ep.allow,
-            OutgoingRequest::get(P.as_str(), url).bearer(s.access_token),
-        )
-        .await?;
-    if !resp.status.is_success() {
-        return Err(classify(&resp));
-    }
-    resp.json(P.as_str())
+    let req = OutgoingRequest::get(P.as_str(), url).bearer(s.access_token);
+    crate::oauth::get_json(http, &ep.allow, req, classify).await
 }
 
 /// Runs a SOQL query to the last page, following `nextRecordsUrl` (instance-relative).

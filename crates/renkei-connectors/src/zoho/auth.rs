@@ -5,7 +5,7 @@ use url::Url;
 
 use crate::credentials::{GrantMeta, TokenGrant};
 use crate::http::{HttpClient, OutgoingRequest};
-use crate::oauth::{self, AuthorizeParams};
+use crate::oauth;
 use crate::registry::{DataCentre, Endpoints, OAuthClient, join, zoho_data_centre};
 use crate::{
     AccountIdentity, AuthorizeRequest, CallbackParams, ConnectorError, Credentials, Provider,
@@ -31,16 +31,10 @@ pub fn authorize_url(ep: &Endpoints, req: &AuthorizeRequest<'_>) -> Result<Url, 
     let base = join(&ep.zoho_accounts(dc), "/oauth/v2/auth");
     // `access_type=offline` is what makes Zoho issue a refresh token at all, and
     // `prompt=consent` makes it issue a new one when the user consented before.
-    Ok(oauth::authorize_url(
+    Ok(oauth::provider_authorize_url(
+        ep,
         &base,
-        &AuthorizeParams {
-            client_id: &req.client.client_id,
-            redirect_uri: req.redirect_uri,
-            state: req.state,
-            scopes: &ep.scopes,
-            pkce_challenge: req.pkce_challenge,
-        },
-        P.info().scope_separator,
+        req,
         &[("access_type", "offline"), ("prompt", "consent")],
     ))
 }
