@@ -78,6 +78,24 @@ pub struct AuthorizeRequest<'a> {
 pub struct Session<'a> {
     pub access_token: &'a Secret<String>,
     pub meta: &'a GrantMeta,
+    /// The rate budget the call is paced by (one per provider account, shared by its tenant
+    /// and member connections); `None` for one-off calls such as the identity check of a
+    /// new grant.
+    pub budget: Option<&'a str>,
+}
+
+impl Session<'_> {
+    /// `req`, paced by this session's budget at the provider's rate.
+    pub fn paced(&self, provider: Provider, req: http::OutgoingRequest) -> http::OutgoingRequest {
+        match self.budget {
+            Some(key) => {
+                let (per_second, burst) = provider.info().rate;
+                let nz = |n: u32| std::num::NonZeroU32::new(n.max(1)).expect("at least 1");
+                req.budget(http::Budget::new(key, nz(per_second), nz(burst)))
+            }
+            None => req,
+        }
+    }
 }
 
 /// Every provider behind one face. The engine calls these; each dispatches to the provider's

@@ -195,6 +195,9 @@ pub struct ProviderInfo {
     pub member_connections: bool,
     /// What renkei can do with a connection today. Grows as capabilities are built.
     pub capabilities: &'static [&'static str],
+    /// renkei's own pace per provider account (requests per second, burst), below the
+    /// provider's published limit so that the account's other integrations keep room.
+    pub rate: (u32, u32),
 }
 
 // HubSpot: https://developers.hubspot.com/docs/api/oauth-quickstart-guide — access tokens live
@@ -222,6 +225,9 @@ static HUBSPOT: ProviderInfo = ProviderInfo {
     rotates_refresh_tokens: false,
     member_connections: true,
     capabilities: &["connect", "member_connections", "users"],
+    // Public apps: 110 requests per 10 seconds per account
+    // (https://developers.hubspot.com/docs/api/usage-details).
+    rate: (10, 10),
 };
 
 // Salesforce: https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_web_server_flow.htm
@@ -241,6 +247,9 @@ static SALESFORCE: ProviderInfo = ProviderInfo {
     rotates_refresh_tokens: true,
     member_connections: false,
     capabilities: &["connect", "users"],
+    // Salesforce limits calls per day and long-running requests at a time, not per second;
+    // this pace only keeps a burst from one tenant within reason.
+    rate: (25, 25),
 };
 
 // Zoho: https://www.zoho.com/accounts/protocol/oauth/web-server-applications.html — access
@@ -265,6 +274,9 @@ static ZOHO_CRM: ProviderInfo = ProviderInfo {
     rotates_refresh_tokens: false,
     member_connections: false,
     capabilities: &["connect", "users"],
+    // Zoho limits concurrent calls per org (10 to 25 by edition) and credits per day
+    // (https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html).
+    rate: (10, 10),
 };
 
 /// An OAuth client: the deployment's or a tenant admin's.

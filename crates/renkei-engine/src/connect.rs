@@ -707,6 +707,7 @@ impl ConnectService {
                 Session {
                     access_token: &creds.access_token,
                     meta: &meta,
+                    budget: None,
                 },
             )
             .await;
@@ -896,6 +897,7 @@ impl ConnectService {
                 Session {
                     access_token: &grant.access_token,
                     meta: &meta,
+                    budget: None,
                 },
             )
             .await;

@@ -81,6 +81,9 @@ pub struct Access {
     pub provider: Provider,
     pub credentials: Credentials,
     pub meta: GrantMeta,
+    /// `provider:account`: the rate budget of the provider account, shared by every
+    /// connection to it.
+    pub budget: String,
 }
 
 impl Access {
@@ -88,7 +91,15 @@ impl Access {
         Session {
             access_token: &self.credentials.access_token,
             meta: &self.meta,
+            budget: Some(&self.budget),
         }
+    }
+}
+
+fn budget_key(conn: &Connection) -> String {
+    match &conn.account_id {
+        Some(a) => format!("{}:{a}", conn.provider),
+        None => format!("{}:connection-{}", conn.provider, conn.id),
     }
 }
 
@@ -215,6 +226,7 @@ impl Vault {
         let meta: GrantMeta =
             serde_json::from_str(&conn.meta).map_err(|e| corrupt(format!("meta: {e}")))?;
         Ok(Access {
+            budget: budget_key(&conn),
             connection: conn,
             provider,
             credentials,
@@ -404,6 +416,7 @@ impl Vault {
                 tracing::info!(provider = %provider, connection = conn.id, "access token refreshed");
                 match saved {
                     Some(row) => Ok(Access {
+                        budget: budget_key(&row),
                         connection: row,
                         provider,
                         credentials: creds,

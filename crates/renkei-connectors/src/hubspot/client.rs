@@ -96,7 +96,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     s: Session<'_>,
     url: Url,
 ) -> Result<T, ConnectorError> {
-    let req = OutgoingRequest::get(P.as_str(), url).bearer(s.access_token);
+    let req = s.paced(
+        P,
+        OutgoingRequest::get(P.as_str(), url).bearer(s.access_token),
+    );
     crate::oauth::get_json(http, &ep.allow, req, classify).await
 }
 

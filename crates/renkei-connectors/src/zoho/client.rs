@@ -108,7 +108,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         message: "the access token is not a valid header value".into(),
     })?;
     auth.set_sensitive(true);
-    let req = OutgoingRequest::get(P.as_str(), url).header(http::header::AUTHORIZATION, auth);
+    let req = s.paced(
+        P,
+        OutgoingRequest::get(P.as_str(), url).header(http::header::AUTHORIZATION, auth),
+    );
     let resp = http.send(&ep.allow, req).await?;
     if resp.status.as_u16() == 204 {
         return Ok(None);
