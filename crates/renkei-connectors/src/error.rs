@@ -103,6 +103,25 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// The error for a status no provider-specific rule claimed: 5xx is the provider's
+    /// trouble (retryable), anything else a refusal retrying cannot fix.
+    pub fn from_status(provider: &'static str, status: u16, code: String, message: String) -> Self {
+        if (500..=599).contains(&status) {
+            Self::Unavailable {
+                provider,
+                status,
+                message,
+            }
+        } else {
+            Self::Permanent {
+                provider,
+                status,
+                code,
+                message,
+            }
+        }
+    }
+
     /// Whether the same call may succeed later without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
         matches!(

@@ -546,6 +546,24 @@ impl Endpoints {
             .find(|dc| self.zoho_api(dc).as_str().trim_end_matches('/') == want)
     }
 
+    /// Parses a URL a provider named (`instance_url`, `api_domain`, an identity URL) and
+    /// checks it against this provider's allow-list: the one gate through which such URLs
+    /// reach storage or a request.
+    pub fn allowed_url(&self, what: &str, raw: &str) -> Result<Url, ConnectorError> {
+        let provider = self.provider.as_str();
+        let url = Url::parse(raw).map_err(|e| ConnectorError::Protocol {
+            provider,
+            message: format!("{what} {raw:?} is not a URL: {e}"),
+        })?;
+        if !self.allow.allows(&url) {
+            return Err(ConnectorError::HostNotAllowed {
+                provider,
+                url: crate::http::without_query(&url),
+            });
+        }
+        Ok(url)
+    }
+
     /// The client to use: the tenant's own when given, else the deployment's.
     pub fn client_or<'a>(
         &'a self,

@@ -839,13 +839,9 @@ impl ConnectService {
                 })?;
                 for (what, v) in [("instance_url", Some(&inst)), ("id", t.id.as_ref())] {
                     let Some(v) = v else { continue };
-                    let u = Url::parse(v)
-                        .map_err(|e| ConnectError::Invalid(format!("{what} is not a URL: {e}")))?;
-                    if !ep.allow.allows(&u) {
-                        return Err(ConnectError::Invalid(format!(
-                            "{what} {v} is not a Salesforce host renkei may call"
-                        )));
-                    }
+                    // Bad input from the operator, not a provider failure: 422.
+                    ep.allowed_url(what, v)
+                        .map_err(|e| ConnectError::Invalid(format!("{what}: {e}")))?;
                 }
                 meta.instance_url = Some(inst.trim_end_matches('/').to_owned());
                 meta.identity_url = t.id.clone();

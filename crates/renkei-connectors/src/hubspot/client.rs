@@ -76,17 +76,7 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
                 .map(str::to_owned),
             message,
         },
-        s @ 500..=599 => ConnectorError::Unavailable {
-            provider: p,
-            status: s,
-            message,
-        },
-        s => ConnectorError::Permanent {
-            provider: p,
-            status: s,
-            code,
-            message,
-        },
+        s => ConnectorError::from_status(p, s, code, message),
     }
 }
 

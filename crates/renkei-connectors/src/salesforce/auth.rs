@@ -29,16 +29,7 @@ pub fn authorize_url(ep: &Endpoints, req: &AuthorizeRequest<'_>) -> Url {
 
 /// Checks a URL the provider named against the allow-list before we store it.
 fn checked_url(ep: &Endpoints, what: &str, s: &str) -> Result<String, ConnectorError> {
-    let url = Url::parse(s).map_err(|e| ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: format!("{what} {s:?} is not a URL: {e}"),
-    })?;
-    if !ep.allow.allows(&url) {
-        return Err(ConnectorError::HostNotAllowed {
-            provider: P.as_str(),
-            url: crate::http::without_query(&url),
-        });
-    }
+    ep.allowed_url(what, s)?;
     Ok(s.trim_end_matches('/').to_owned())
 }
 

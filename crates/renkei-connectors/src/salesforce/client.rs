@@ -58,17 +58,7 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
             field: first.fields.first().cloned(),
             message,
         },
-        (s @ 500..=599, _) => ConnectorError::Unavailable {
-            provider: p,
-            status: s,
-            message,
-        },
-        (s, _) => ConnectorError::Permanent {
-            provider: p,
-            status: s,
-            code,
-            message,
-        },
+        (s, _) => ConnectorError::from_status(p, s, code, message),
     }
 }
 
@@ -83,21 +73,7 @@ fn instance(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
             provider: P.as_str(),
             message: "the connection has no instance_url".into(),
         })?;
-    Url::parse(raw)
-        .map_err(|e| ConnectorError::Protocol {
-            provider: P.as_str(),
-            message: format!("instance_url: {e}"),
-        })
-        .and_then(|u| {
-            if ep.allow.allows(&u) {
-                Ok(u)
-            } else {
-                Err(ConnectorError::HostNotAllowed {
-                    provider: P.as_str(),
-                    url: u.to_string(),
-                })
-            }
-        })
+    ep.allowed_url("instance_url", raw)
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(

@@ -59,17 +59,7 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
             code,
             message,
         },
-        (s @ 500..=599, _) => ConnectorError::Unavailable {
-            provider: p,
-            status: s,
-            message,
-        },
-        (s, _) => ConnectorError::Permanent {
-            provider: p,
-            status: s,
-            code,
-            message,
-        },
+        (s, _) => ConnectorError::from_status(p, s, code, message),
     }
 }
 
@@ -82,16 +72,7 @@ fn api_base(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
             provider: P.as_str(),
             message: "the connection has no api_domain".into(),
         })?;
-    let url = Url::parse(raw).map_err(|e| ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: format!("api_domain: {e}"),
-    })?;
-    if !ep.allow.allows(&url) {
-        return Err(ConnectorError::HostNotAllowed {
-            provider: P.as_str(),
-            url: url.to_string(),
-        });
-    }
+    let url = ep.allowed_url("api_domain", raw)?;
     Ok(join(&url, &format!("/crm/{API_VERSION}")))
 }
 

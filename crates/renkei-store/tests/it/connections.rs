@@ -7,8 +7,16 @@ use renkei_store::connections::{
 };
 use renkei_store::testing::TestDb;
 
-fn ring() -> Keyring {
-    Keyring::parse(&Keyring::generate_key().unwrap()).unwrap()
+/// A fresh database with tenant `acme`, and a keyring.
+async fn setup() -> (TestDb, Keyring, TenantId) {
+    let db = TestDb::new().await;
+    let ring = Keyring::parse(&Keyring::generate_key().unwrap()).unwrap();
+    let tenant = TenantId::parse("acme").unwrap();
+    db.store
+        .put_tenant(&tenant, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
+        .await
+        .unwrap();
+    (db, ring, tenant)
 }
 
 async fn grant(s: &Store, ring: &Keyring, key: ConnectionKey<'_>, token: &str, now: i64) -> i64 {
@@ -34,13 +42,8 @@ async fn grant(s: &Store, ring: &Keyring, key: ConnectionKey<'_>, token: &str, n
 
 #[tokio::test]
 async fn reconnect_keeps_the_row_and_refresh_is_compare_and_swap() {
-    let db = TestDb::new().await;
+    let (db, ring, tenant) = setup().await;
     let s = &db.store;
-    let ring = ring();
-    let tenant = TenantId::parse("acme").unwrap();
-    s.put_tenant(&tenant, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
-        .await
-        .unwrap();
     let key = ConnectionKey {
         tenant: &tenant,
         provider: "hubspot",
@@ -91,13 +94,8 @@ async fn reconnect_keeps_the_row_and_refresh_is_compare_and_swap() {
 
 #[tokio::test]
 async fn the_refresh_lease_admits_one_owner_until_it_expires() {
-    let db = TestDb::new().await;
+    let (db, ring, tenant) = setup().await;
     let s = &db.store;
-    let ring = ring();
-    let tenant = TenantId::parse("acme").unwrap();
-    s.put_tenant(&tenant, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
-        .await
-        .unwrap();
     let key = ConnectionKey {
         tenant: &tenant,
         provider: "salesforce",
@@ -144,13 +142,8 @@ async fn the_refresh_lease_admits_one_owner_until_it_expires() {
 
 #[tokio::test]
 async fn oauth_states_are_single_use_and_expire() {
-    let db = TestDb::new().await;
+    let (db, ring, tenant) = setup().await;
     let s = &db.store;
-    let ring = ring();
-    let tenant = TenantId::parse("acme").unwrap();
-    s.put_tenant(&tenant, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
-        .await
-        .unwrap();
     let session = ConnectSession {
         id: "h1".into(),
         tenant_id: tenant.clone(),
@@ -234,13 +227,8 @@ async fn oauth_states_are_single_use_and_expire() {
 
 #[tokio::test]
 async fn user_mappings_and_idle_connections() {
-    let db = TestDb::new().await;
+    let (db, ring, tenant) = setup().await;
     let s = &db.store;
-    let ring = ring();
-    let tenant = TenantId::parse("acme").unwrap();
-    s.put_tenant(&tenant, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
-        .await
-        .unwrap();
     let m1 = MemberId::parse("m1").unwrap();
     s.put_member(
         &tenant,
