@@ -440,12 +440,14 @@ impl Store {
         })
     }
 
-    /// A call succeeded: records the use and ends a failure streak.
+    /// A call succeeded: records the use and ends a failure streak. The use is recorded at
+    /// most once a minute per connection, so that an import making thousands of calls does
+    /// not make as many writes; the keep-alive works in days.
     pub async fn touch_connection(&self, id: i64, now: Millis) -> Result<(), StoreError> {
         on_pool!(self, write, |pool| {
             sqlx::query(
                 "UPDATE connections SET last_used_at = $1, failure_count = 0
-                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60000
                      OR failure_count > 0)",
             )
             .bind(now.0)

@@ -267,6 +267,24 @@ async fn user_mappings_and_idle_connections() {
     let a = grant(s, &ring, k1, "a", 100).await;
     let b = grant(s, &ring, k2, "b", 100).await;
     s.touch_connection(b, Millis(5000)).await.unwrap();
+    let tenant_ref = &tenant;
+    let used = |id| async move {
+        s.list_connections(tenant_ref)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .last_used_at
+    };
+    s.touch_connection(b, Millis(30_000)).await.unwrap();
+    assert_eq!(
+        used(b).await,
+        Some(Millis(5000)),
+        "at most one write a minute"
+    );
+    s.touch_connection(b, Millis(70_000)).await.unwrap();
+    assert_eq!(used(b).await, Some(Millis(70_000)));
     let idle: Vec<i64> = s
         .idle_connections(Millis(1000), 10)
         .await
