@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod hubspot;
 pub mod oauth;
+pub mod people;
 pub mod registry;
 pub mod salesforce;
 pub mod sandbox_directory;

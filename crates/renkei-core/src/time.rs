@@ -50,9 +50,45 @@ impl serde::Serialize for Millis {
     }
 }
 
+/// Reads what [`Serialize`](serde::Serialize) writes (RFC 3339), or integer milliseconds.
+impl<'de> serde::Deserialize<'de> for Millis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Millis;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp or milliseconds since the epoch")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Millis, E> {
+                Ok(Millis(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millis, E> {
+                i64::try_from(v)
+                    .map(Millis)
+                    .map_err(|_| E::custom("timestamp out of range"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Millis, E> {
+                v.parse::<jiff::Timestamp>()
+                    .map(Millis::from_timestamp)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserialises_rfc3339_and_integers() {
+        let m: Millis = serde_json::from_str("\"2026-11-21T05:35:00.123Z\"").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"2026-11-21T05:35:00.123Z\"");
+        let n: Millis = serde_json::from_str("1700000000000").unwrap();
+        assert_eq!(n, Millis(1_700_000_000_000));
+        assert!(serde_json::from_str::<Millis>("\"yesterday\"").is_err());
+    }
 
     #[test]
     fn round_trips_rfc3339() {
