@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn deserialises_rfc3339_and_integers() {
         let m: Millis = serde_json::from_str("\"2026-11-21T05:35:00.123Z\"").unwrap();
-        assert_eq!(serde_json::to_string(&m).unwrap(), "\"2026-11-21T05:35:00.123Z\"");
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            "\"2026-11-21T05:35:00.123Z\""
+        );
         let n: Millis = serde_json::from_str("1700000000000").unwrap();
         assert_eq!(n, Millis(1_700_000_000_000));
         assert!(serde_json::from_str::<Millis>("\"yesterday\"").is_err());
