@@ -22,7 +22,9 @@ use sqlx::sqlite::{
 pub mod api_keys;
 pub mod connections;
 pub mod events;
+pub mod people;
 pub mod queue;
+pub mod sync;
 pub mod tenants;
 
 mod error;

@@ -2,5 +2,6 @@
 
 mod connections;
 mod migrations;
+mod people;
 mod queue;
 mod records;

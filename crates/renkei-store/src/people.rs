@@ -1,0 +1,870 @@
+//! People imported from the CRMs, their identity choice, and the tenant's change feed.
+//!
+//! A page of an import is applied by [`Store::apply_people`] inside the caller's transaction
+//! (which also writes the run's checkpoint): one read of the rows the page names, multi-row
+//! inserts for new people, updates only where the content hash differs, then the identity
+//! choice for every identity key the page touched, and finally one change-feed entry per
+//! person whose visibility or content changed for the host app. A person is *visible* when it
+//! is live and `chosen`; the change feed speaks only of visible people: `created` when one
+//! becomes visible, `updated` when a visible one changes, `deleted` when one stops being
+//! visible (deleted at the CRM, no longer importable, or shadowed by another record with the
+//! same identity key).
+//!
+//! The identity choice is deterministic (PRODUCT.md 4.3: "exactly one is chosen"): a Contact
+//! before a Lead (a contact is the qualified form of a person), then the earliest created at
+//! the CRM, then the smallest remote id. It does not depend on modification times, so editing
+//! one of two duplicates does not flip which one the host app sees.
+
+use std::collections::{HashMap, HashSet};
+
+use renkei_core::{Millis, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::{DbRow, Store, StoreError, Tx, decode_err, on_pool, on_tx};
+
+/// A person as an import page delivers it, already normalised by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonUpsert {
+    pub object: String,
+    pub remote_id: String,
+    pub display_name: Option<String>,
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub company: Option<String>,
+    pub emails: Vec<String>,
+    /// JSON array of the phones (raw value, E.164, extension, which field).
+    pub phones: serde_json::Value,
+    pub address: Option<serde_json::Value>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub owner_id: Option<String>,
+    pub remote_created_at: Option<Millis>,
+    pub remote_updated_at: Millis,
+    pub phone_key: Option<String>,
+    pub phone2_key: Option<String>,
+    pub email_key: Option<String>,
+    pub company_key: Option<String>,
+    pub name_key: Option<String>,
+    /// The key of the connection's identity rule; `None` makes the person its own identity.
+    pub identity_key: Option<String>,
+    pub content_hash: String,
+}
+
+/// One item of an import page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageItem {
+    Upsert(PersonUpsert),
+    /// The record was deleted at the CRM, or no longer qualifies for import (`reason`).
+    Remove {
+        object: String,
+        remote_id: String,
+        at: Millis,
+    },
+}
+
+/// What applying a page did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageOutcome {
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows whose content changed.
+    pub updated: u64,
+    /// Rows fetched again with the same content.
+    pub unchanged: u64,
+    /// Rows marked deleted.
+    pub removed: u64,
+    /// Change-feed entries written.
+    pub changes: u64,
+}
+
+/// A stored person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub provider: String,
+    pub object: String,
+    pub remote_id: String,
+    pub display_name: Option<String>,
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub company: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: serde_json::Value,
+    pub address: Option<serde_json::Value>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub owner_id: Option<String>,
+    pub remote_created_at: Option<Millis>,
+    pub remote_updated_at: Millis,
+    pub deleted: bool,
+    pub phone_key: Option<String>,
+    pub phone2_key: Option<String>,
+    pub email_key: Option<String>,
+    pub company_key: Option<String>,
+    pub name_key: Option<String>,
+    pub identity_key: Option<String>,
+    pub chosen: bool,
+    pub duplicate_of: Option<i64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Person {
+    /// Live and chosen: what the host app sees as a customer.
+    pub fn visible(&self) -> bool {
+        !self.deleted && self.chosen
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub person_id: i64,
+    /// `created`, `updated` or `deleted`.
+    pub kind: String,
+    pub at: Millis,
+    /// The person as it is now (also for `deleted`, so the host app knows which record left).
+    pub person: Option<Person>,
+}
+
+/// A people lookup. Every given criterion must hold.
+#[derive(Debug, Clone, Default)]
+pub struct PeopleFilter {
+    /// Any of these E.164 keys, in the main or the second phone.
+    pub phone_keys: Vec<String>,
+    pub email_key: Option<String>,
+    /// A case-insensitive substring of the display name, company, or email.
+    pub q: Option<String>,
+    pub provider: Option<String>,
+    /// Include deleted and shadowed rows (default: only visible people).
+    pub include_hidden: bool,
+}
+
+const COLUMNS: &str = "id, tenant_id, provider, object, remote_id, display_name, last_name, \
+    first_name, company, emails, phones, address, department, title, description, owner_id, \
+    remote_created_at, remote_updated_at, deleted, phone_key, phone2_key, email_key, \
+    company_key, name_key, identity_key, chosen, duplicate_of, created_at, updated_at";
+
+fn person_from_row(row: &impl DbRow) -> Result<Person, StoreError> {
+    let json = |col: &str| -> Result<serde_json::Value, StoreError> {
+        serde_json::from_str(&row.text(col)?).map_err(|e| decode_err(col, e))
+    };
+    Ok(Person {
+        id: row.int("id")?,
+        tenant_id: TenantId::parse(&row.text("tenant_id")?)
+            .map_err(|e| decode_err("people.tenant_id", e))?,
+        provider: row.text("provider")?,
+        object: row.text("object")?,
+        remote_id: row.text("remote_id")?,
+        display_name: row.opt_text("display_name")?,
+        last_name: row.opt_text("last_name")?,
+        first_name: row.opt_text("first_name")?,
+        company: row.opt_text("company")?,
+        emails: serde_json::from_str(&row.text("emails")?)
+            .map_err(|e| decode_err("people.emails", e))?,
+        phones: json("phones")?,
+        address: match row.opt_text("address")? {
+            Some(a) => Some(serde_json::from_str(&a).map_err(|e| decode_err("people.address", e))?),
+            None => None,
+        },
+        department: row.opt_text("department")?,
+        title: row.opt_text("title")?,
+        description: row.opt_text("description")?,
+        owner_id: row.opt_text("owner_id")?,
+        remote_created_at: row.opt_int("remote_created_at")?.map(Millis),
+        remote_updated_at: Millis(row.int("remote_updated_at")?),
+        deleted: row.int("deleted")? != 0,
+        phone_key: row.opt_text("phone_key")?,
+        phone2_key: row.opt_text("phone2_key")?,
+        email_key: row.opt_text("email_key")?,
+        company_key: row.opt_text("company_key")?,
+        name_key: row.opt_text("name_key")?,
+        identity_key: row.opt_text("identity_key")?,
+        chosen: row.int("chosen")? != 0,
+        duplicate_of: row.opt_int("duplicate_of")?,
+        created_at: Millis(row.int("created_at")?),
+        updated_at: Millis(row.int("updated_at")?),
+    })
+}
+
+/// What `apply_people` needs to know of an existing row.
+#[derive(Debug, Clone)]
+struct Existing {
+    id: i64,
+    content_hash: String,
+    deleted: bool,
+    chosen: bool,
+}
+
+/// A row taking part in an identity choice.
+#[derive(Debug, Clone)]
+struct Candidate {
+    id: i64,
+    object: String,
+    remote_id: String,
+    remote_created_at: Option<i64>,
+    chosen: bool,
+}
+
+/// The deterministic order of the identity choice (see the module documentation).
+fn preference(c: &Candidate) -> (u8, i64, &str) {
+    (
+        if c.object == "contact" { 0 } else { 1 },
+        c.remote_created_at.unwrap_or(i64::MAX),
+        c.remote_id.as_str(),
+    )
+}
+
+/// Rows per multi-row statement: 26 parameters a row stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind limits.
+const CHUNK: usize = 500;
+
+impl Store {
+    /// Applies one page of an import for `tenant`'s `provider` in `tx`. The same
+    /// (object, remote id) must not appear twice in `items`; the engine dedupes a page first.
+    pub async fn apply_people(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        items: &[PageItem],
+        now: Millis,
+    ) -> Result<PageOutcome, StoreError> {
+        let mut out = PageOutcome::default();
+        if items.is_empty() {
+            return Ok(out);
+        }
+        // 1. What the page's rows are now, keyed by (object, remote id).
+        let existing = self.existing_people(tx, tenant, provider, items).await?;
+        // Visibility before the page, for the change feed: id → visible.
+        let mut before: HashMap<i64, bool> = existing
+            .values()
+            .map(|e| (e.id, !e.deleted && e.chosen))
+            .collect();
+        let mut content_changed: HashSet<i64> = HashSet::new();
+        let mut identity_keys: HashSet<String> = HashSet::new();
+        let mut touched_without_key: Vec<i64> = Vec::new();
+        let mut inserts: Vec<&PersonUpsert> = Vec::new();
+        for item in items {
+            match item {
+                PageItem::Upsert(p) => {
+                    match existing.get(&(p.object.clone(), p.remote_id.clone())) {
+                        None => inserts.push(p),
+                        Some(e) if e.content_hash == p.content_hash && !e.deleted => {
+                            out.unchanged += 1;
+                        }
+                        Some(e) => {
+                            self.update_person_row(tx, e.id, p, now).await?;
+                            out.updated += 1;
+                            content_changed.insert(e.id);
+                            // The old identity key may have lost its chosen row.
+                            if let Some(k) = self.identity_key_of(tx, e.id).await? {
+                                identity_keys.insert(k);
+                            }
+                            match &p.identity_key {
+                                Some(k) => {
+                                    identity_keys.insert(k.clone());
+                                }
+                                None => touched_without_key.push(e.id),
+                            }
+                        }
+                    }
+                }
+                PageItem::Remove {
+                    object,
+                    remote_id,
+                    at,
+                } => {
+                    if let Some(e) = existing.get(&(object.clone(), remote_id.clone()))
+                        && !e.deleted
+                    {
+                        let key: Option<String> = on_tx!(tx, |conn| {
+                            sqlx::query_scalar(
+                                "UPDATE people SET deleted = 1, chosen = 0, duplicate_of = NULL,
+                                     remote_updated_at = $2, updated_at = $3
+                                 WHERE id = $1 RETURNING identity_key",
+                            )
+                            .bind(e.id)
+                            .bind(at.0.max(0))
+                            .bind(now.0)
+                            .fetch_one(conn)
+                            .await?
+                        });
+                        out.removed += 1;
+                        if let Some(k) = key {
+                            identity_keys.insert(k);
+                        }
+                    }
+                }
+            }
+        }
+        // 2. New rows, in multi-row inserts. They start chosen; the identity pass below
+        //    demotes them where another row wins.
+        let mut new_ids: Vec<i64> = Vec::new();
+        for chunk in inserts.chunks(CHUNK) {
+            let ids = self.insert_people(tx, tenant, provider, chunk, now).await?;
+            out.inserted += ids.len() as u64;
+            for (p, id) in chunk.iter().zip(&ids) {
+                before.insert(*id, false);
+                match &p.identity_key {
+                    Some(k) => {
+                        identity_keys.insert(k.clone());
+                    }
+                    None => touched_without_key.push(*id),
+                }
+            }
+            new_ids.extend(ids);
+        }
+        // 3. The identity choice for every key the page touched.
+        let mut keys: Vec<String> = identity_keys.into_iter().collect();
+        keys.sort();
+        for chunk in keys.chunks(CHUNK) {
+            let cands = self
+                .identity_candidates(tx, tenant, provider, chunk)
+                .await?;
+            let mut by_key: HashMap<&str, Vec<&(String, Candidate)>> = HashMap::new();
+            for c in &cands {
+                by_key.entry(c.0.as_str()).or_default().push(c);
+            }
+            for group in by_key.values() {
+                let Some(winner) = group
+                    .iter()
+                    .min_by(|a, b| preference(&a.1).cmp(&preference(&b.1)))
+                else {
+                    continue;
+                };
+                for (_, c) in group.iter().map(|g| (&g.0, &g.1)) {
+                    let should = c.id == winner.1.id;
+                    if c.chosen != should || !should {
+                        let dup = if should { None } else { Some(winner.1.id) };
+                        on_tx!(tx, |conn| {
+                            sqlx::query(
+                                "UPDATE people SET chosen = $2, duplicate_of = $3
+                                 WHERE id = $1 AND (chosen <> $2 OR duplicate_of IS DISTINCT FROM $3)",
+                            )
+                            .bind(c.id)
+                            .bind(i64::from(should))
+                            .bind(dup)
+                            .execute(conn)
+                            .await?
+                            .rows_affected()
+                        });
+                    }
+                    before.entry(c.id).or_insert(c.chosen);
+                }
+            }
+        }
+        // 4. The change feed: compare visibility after the page with before.
+        let mut ids: Vec<i64> = before.keys().copied().collect();
+        ids.sort_unstable();
+        let after = self.visibility(tx, &ids).await?;
+        let mut changes: Vec<(i64, &'static str)> = Vec::new();
+        for id in ids {
+            let was = before.get(&id).copied().unwrap_or(false);
+            let is = after.get(&id).copied().unwrap_or(false);
+            let kind = match (was, is) {
+                (false, true) => "created",
+                (true, false) => "deleted",
+                (true, true) if content_changed.contains(&id) => "updated",
+                _ => continue,
+            };
+            changes.push((id, kind));
+        }
+        out.changes = self.append_changes(tx, tenant, &changes, now).await?;
+        Ok(out)
+    }
+
+    async fn existing_people(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        items: &[PageItem],
+    ) -> Result<HashMap<(String, String), Existing>, StoreError> {
+        let mut out = HashMap::new();
+        let keys: Vec<(&str, &str)> = items
+            .iter()
+            .map(|i| match i {
+                PageItem::Upsert(p) => (p.object.as_str(), p.remote_id.as_str()),
+                PageItem::Remove {
+                    object, remote_id, ..
+                } => (object.as_str(), remote_id.as_str()),
+            })
+            .collect();
+        for chunk in keys.chunks(CHUNK) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            // Remote ids are unique per provider account in every CRM we speak to, but we
+            // still key by object: a Salesforce Lead and Contact never share an id, Zoho's
+            // modules do not either, and the object column keeps that assumption checked.
+            let sql = format!(
+                "SELECT id, object, remote_id, content_hash, deleted, chosen FROM people
+                 WHERE tenant_id = $1 AND provider = $2 AND remote_id IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(i64, String, String, String, i64, i64)> = on_tx!(tx, |conn| {
+                let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                for (_, r) in chunk {
+                    q = q.bind(*r);
+                }
+                q.fetch_all(conn).await?
+            });
+            for (id, object, remote_id, content_hash, deleted, chosen) in rows {
+                out.insert(
+                    (object, remote_id),
+                    Existing {
+                        id,
+                        content_hash,
+                        deleted: deleted != 0,
+                        chosen: chosen != 0,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn identity_key_of(&self, tx: &mut Tx, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, Option<String>>("SELECT identity_key FROM people WHERE id = $1")
+                .bind(id)
+                .fetch_optional(conn)
+                .await?
+                .flatten()
+        }))
+    }
+
+    async fn insert_people(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        chunk: &[&PersonUpsert],
+        now: Millis,
+    ) -> Result<Vec<i64>, StoreError> {
+        const N: usize = 22;
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (0..N).map(|k| format!("${}", 4 + i * N + k)).collect();
+                format!("($1, $2, {}, 0, 1, NULL, $3, $3)", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO people (tenant_id, provider, object, remote_id, display_name, last_name,
+                 first_name, company, emails, phones, address, department, title, description,
+                 owner_id, remote_created_at, remote_updated_at, phone_key, phone2_key, email_key,
+                 company_key, name_key, identity_key, content_hash,
+                 deleted, chosen, duplicate_of, created_at, updated_at)
+             VALUES {}
+             RETURNING id, object, remote_id",
+            rows.join(", ")
+        );
+        let encoded: Vec<(String, String, Option<String>)> = chunk
+            .iter()
+            .map(|p| {
+                (
+                    serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into()),
+                    p.phones.to_string(),
+                    p.address.as_ref().map(|a| a.to_string()),
+                )
+            })
+            .collect();
+        let returned: Vec<(i64, String, String)> = on_tx!(tx, |conn| {
+            let mut q = sqlx::query_as(&sql)
+                .bind(tenant.as_str())
+                .bind(provider)
+                .bind(now.0);
+            for (p, (emails, phones, address)) in chunk.iter().zip(&encoded) {
+                q = q
+                    .bind(p.object.as_str())
+                    .bind(p.remote_id.as_str())
+                    .bind(p.display_name.as_deref())
+                    .bind(p.last_name.as_deref())
+                    .bind(p.first_name.as_deref())
+                    .bind(p.company.as_deref())
+                    .bind(emails.as_str())
+                    .bind(phones.as_str())
+                    .bind(address.as_deref())
+                    .bind(p.department.as_deref())
+                    .bind(p.title.as_deref())
+                    .bind(p.description.as_deref())
+                    .bind(p.owner_id.as_deref())
+                    .bind(p.remote_created_at.map(|m| m.0))
+                    .bind(p.remote_updated_at.0)
+                    .bind(p.phone_key.as_deref())
+                    .bind(p.phone2_key.as_deref())
+                    .bind(p.email_key.as_deref())
+                    .bind(p.company_key.as_deref())
+                    .bind(p.name_key.as_deref())
+                    .bind(p.identity_key.as_deref())
+                    .bind(p.content_hash.as_str());
+            }
+            q.fetch_all(conn).await?
+        });
+        // RETURNING order is not guaranteed to follow VALUES order; map back by key.
+        let by_key: HashMap<(String, String), i64> = returned
+            .into_iter()
+            .map(|(id, o, r)| ((o, r), id))
+            .collect();
+        chunk
+            .iter()
+            .map(|p| {
+                by_key
+                    .get(&(p.object.clone(), p.remote_id.clone()))
+                    .copied()
+                    .ok_or_else(|| decode_err("people insert", "a row was not returned"))
+            })
+            .collect()
+    }
+
+    async fn update_person_row(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        p: &PersonUpsert,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let emails = serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into());
+        let phones = p.phones.to_string();
+        let address = p.address.as_ref().map(|a| a.to_string());
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "UPDATE people SET display_name = $2, last_name = $3, first_name = $4,
+                     company = $5, emails = $6, phones = $7, address = $8, department = $9,
+                     title = $10, description = $11, owner_id = $12, remote_created_at = $13,
+                     remote_updated_at = $14, phone_key = $15, phone2_key = $16, email_key = $17,
+                     company_key = $18, name_key = $19, identity_key = $20, content_hash = $21,
+                     deleted = 0, updated_at = $22,
+                     chosen = CASE WHEN $20 IS NULL THEN 1 ELSE chosen END,
+                     duplicate_of = CASE WHEN $20 IS NULL THEN NULL ELSE duplicate_of END
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(p.display_name.as_deref())
+            .bind(p.last_name.as_deref())
+            .bind(p.first_name.as_deref())
+            .bind(p.company.as_deref())
+            .bind(emails.as_str())
+            .bind(phones.as_str())
+            .bind(address.as_deref())
+            .bind(p.department.as_deref())
+            .bind(p.title.as_deref())
+            .bind(p.description.as_deref())
+            .bind(p.owner_id.as_deref())
+            .bind(p.remote_created_at.map(|m| m.0))
+            .bind(p.remote_updated_at.0)
+            .bind(p.phone_key.as_deref())
+            .bind(p.phone2_key.as_deref())
+            .bind(p.email_key.as_deref())
+            .bind(p.company_key.as_deref())
+            .bind(p.name_key.as_deref())
+            .bind(p.identity_key.as_deref())
+            .bind(p.content_hash.as_str())
+            .bind(now.0)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    async fn identity_candidates(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, Candidate)>, StoreError> {
+        let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT identity_key, id, object, remote_id, remote_created_at, chosen FROM people
+             WHERE tenant_id = $1 AND provider = $2 AND deleted = 0 AND identity_key IN ({})",
+            marks.join(", ")
+        );
+        type Row = (String, i64, String, String, Option<i64>, i64);
+        let rows: Vec<Row> = on_tx!(tx, |conn| {
+            let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+            for k in keys {
+                q = q.bind(k.as_str());
+            }
+            q.fetch_all(conn).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(k, id, object, remote_id, created, chosen)| {
+                (
+                    k,
+                    Candidate {
+                        id,
+                        object,
+                        remote_id,
+                        remote_created_at: created,
+                        chosen: chosen != 0,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn visibility(&self, tx: &mut Tx, ids: &[i64]) -> Result<HashMap<i64, bool>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+            let sql = format!(
+                "SELECT id, deleted, chosen FROM people WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(i64, i64, i64)> = on_tx!(tx, |conn| {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(conn).await?
+            });
+            for (id, deleted, chosen) in rows {
+                out.insert(id, deleted == 0 && chosen != 0);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends change-feed entries, allocating their sequence numbers from the tenant's
+    /// counter (see the migration for why that orders them by commit).
+    async fn append_changes(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        changes: &[(i64, &'static str)],
+        now: Millis,
+    ) -> Result<u64, StoreError> {
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let n = changes.len() as i64;
+        let last: i64 = on_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "UPDATE tenants SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq",
+            )
+            .bind(tenant.as_str())
+            .bind(n)
+            .fetch_one(conn)
+            .await?
+        });
+        let first = last - n + 1;
+        for (ci, chunk) in changes.chunks(CHUNK).enumerate() {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, $2, ${}, ${}, ${})", 3 + i * 3, 4 + i * 3, 5 + i * 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO person_changes (tenant_id, at, seq, person_id, kind) VALUES {}",
+                rows.join(", ")
+            );
+            let base = first + (ci * CHUNK) as i64;
+            on_tx!(tx, |conn| {
+                let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(now.0);
+                for (i, (id, kind)) in chunk.iter().enumerate() {
+                    q = q.bind(base + i as i64).bind(*id).bind(*kind);
+                }
+                q.execute(conn).await?.rows_affected()
+            });
+        }
+        Ok(changes.len() as u64)
+    }
+
+    pub async fn get_person(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+    ) -> Result<Option<Person>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND id = $2");
+        on_pool!(self, read, |pool| {
+            sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| person_from_row(&r))
+                .transpose()
+        })
+    }
+
+    /// The person of a remote record, whatever its visibility.
+    pub async fn get_person_by_remote(
+        &self,
+        tenant: &TenantId,
+        provider: &str,
+        object: &str,
+        remote_id: &str,
+    ) -> Result<Option<Person>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM people
+             WHERE tenant_id = $1 AND provider = $2 AND object = $3 AND remote_id = $4"
+        );
+        on_pool!(self, read, |pool| {
+            sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(provider)
+                .bind(object)
+                .bind(remote_id)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| person_from_row(&r))
+                .transpose()
+        })
+    }
+
+    /// People matching `f`, by id, after `after_id`, at most `limit`.
+    pub async fn find_people(
+        &self,
+        tenant: &TenantId,
+        f: &PeopleFilter,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Person>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND id > $2");
+        let mut binds: Vec<String> = Vec::new();
+        let mut next = 3;
+        let mut mark = |binds: &mut Vec<String>, v: String| {
+            binds.push(v);
+            let m = format!("${next}");
+            next += 1;
+            m
+        };
+        if !f.include_hidden {
+            sql.push_str(" AND deleted = 0 AND chosen = 1");
+        }
+        if !f.phone_keys.is_empty() {
+            let marks: Vec<String> = f
+                .phone_keys
+                .iter()
+                .map(|k| mark(&mut binds, k.clone()))
+                .collect();
+            let list = marks.join(", ");
+            sql.push_str(&format!(
+                " AND (phone_key IN ({list}) OR phone2_key IN ({list}))"
+            ));
+        }
+        if let Some(e) = &f.email_key {
+            let m = mark(&mut binds, e.clone());
+            sql.push_str(&format!(" AND email_key = {m}"));
+        }
+        if let Some(p) = &f.provider {
+            let m = mark(&mut binds, p.clone());
+            sql.push_str(&format!(" AND provider = {m}"));
+        }
+        if let Some(q) = &f.q {
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let m = mark(&mut binds, format!("%{escaped}%"));
+            sql.push_str(&format!(
+                " AND (LOWER(COALESCE(display_name, '')) LIKE {m} ESCAPE '\\'
+                   OR LOWER(COALESCE(company, '')) LIKE {m} ESCAPE '\\'
+                   OR COALESCE(email_key, '') LIKE {m} ESCAPE '\\')"
+            ));
+        }
+        // A number we produced, not user text: formatted in rather than bound, so the bind
+        // list stays all text.
+        sql.push_str(&format!(" ORDER BY id LIMIT {}", limit.clamp(0, 10_000)));
+        on_pool!(self, read, |pool| {
+            let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(after_id);
+            for b in &binds {
+                q = q.bind(b.as_str());
+            }
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(person_from_row)
+                .collect()
+        })
+    }
+
+    /// Counts of a tenant's people for one provider: (visible, all live, deleted).
+    pub async fn count_people(
+        &self,
+        tenant: &TenantId,
+        provider: &str,
+    ) -> Result<(i64, i64, i64), StoreError> {
+        on_pool!(self, read, |pool| {
+            let row: (i64, i64, i64) = sqlx::query_as(
+                "SELECT COALESCE(SUM(CASE WHEN deleted = 0 AND chosen = 1 THEN 1 ELSE 0 END), 0),
+                        COALESCE(SUM(CASE WHEN deleted = 0 THEN 1 ELSE 0 END), 0),
+                        COALESCE(SUM(CASE WHEN deleted = 1 THEN 1 ELSE 0 END), 0)
+                 FROM people WHERE tenant_id = $1 AND provider = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(provider)
+            .fetch_one(pool)
+            .await?;
+            Ok(row)
+        })
+    }
+
+    /// The change feed after `after`, in order, with each person as it is now.
+    pub async fn list_changes(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Change>, StoreError> {
+        let cols: String = COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{} AS p_{}", c.trim(), c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT c.seq, c.person_id, c.kind, c.at, {cols}
+             FROM person_changes c LEFT JOIN people p ON p.id = c.person_id
+             WHERE c.tenant_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3"
+        );
+        on_pool!(self, read, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(after)
+                .bind(limit.max(0))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let person = match r.opt_int("p_id")? {
+                        Some(_) => Some(person_from_row(&Prefixed(r))?),
+                        None => None,
+                    };
+                    Ok(Change {
+                        seq: r.int("seq")?,
+                        person_id: r.int("person_id")?,
+                        kind: r.text("kind")?,
+                        at: Millis(r.int("at")?),
+                        person,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// Reads `p_`-prefixed columns of a joined row as a person's.
+struct Prefixed<'a, R>(&'a R);
+
+impl<R: DbRow> DbRow for Prefixed<'_, R> {
+    fn text(&self, col: &str) -> Result<String, sqlx::Error> {
+        self.0.text(&format!("p_{col}"))
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+        self.0.opt_text(&format!("p_{col}"))
+    }
+    fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
+        self.0.int(&format!("p_{col}"))
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.0.opt_int(&format!("p_{col}"))
+    }
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.0.bytes(&format!("p_{col}"))
+    }
+}

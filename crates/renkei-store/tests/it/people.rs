@@ -1,0 +1,256 @@
+//! People pages: inserts, unchanged re-fetches, the identity choice, removals, the change feed
+//! and lookups by normalised keys.
+
+use renkei_core::{Millis, TenantId};
+use renkei_store::people::{PageItem, PeopleFilter, PersonUpsert};
+use renkei_store::testing::TestDb;
+
+async fn setup() -> (TestDb, TenantId) {
+    let db = TestDb::new().await;
+    let tenant = TenantId::parse("acme").unwrap();
+    db.store
+        .put_tenant(&tenant, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
+        .await
+        .unwrap();
+    (db, tenant)
+}
+
+fn person(object: &str, id: &str, phone: Option<&str>, created: i64, hash: &str) -> PersonUpsert {
+    PersonUpsert {
+        object: object.into(),
+        remote_id: id.into(),
+        display_name: Some(format!("person {id}")),
+        last_name: Some(format!("person {id}")),
+        first_name: None,
+        company: Some("株式会社テスト".into()),
+        emails: vec![format!("{id}@example.com")],
+        phones: serde_json::json!([]),
+        address: None,
+        department: None,
+        title: None,
+        description: None,
+        owner_id: None,
+        remote_created_at: Some(Millis(created)),
+        remote_updated_at: Millis(created),
+        phone_key: phone.map(str::to_owned),
+        phone2_key: None,
+        email_key: Some(format!("{id}@example.com")),
+        company_key: Some("テスト".into()),
+        name_key: None,
+        identity_key: phone.map(str::to_owned),
+        content_hash: hash.into(),
+    }
+}
+
+async fn apply(
+    db: &TestDb,
+    t: &TenantId,
+    items: Vec<PageItem>,
+    now: i64,
+) -> renkei_store::people::PageOutcome {
+    let mut tx = db.store.begin().await.unwrap();
+    let out = db
+        .store
+        .apply_people(&mut tx, t, "salesforce", &items, Millis(now))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    out
+}
+
+async fn feed(db: &TestDb, t: &TenantId) -> Vec<(String, String)> {
+    db.store
+        .list_changes(t, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.person.unwrap().remote_id))
+        .collect()
+}
+
+#[tokio::test]
+async fn identity_choice_and_change_feed() {
+    let (db, t) = setup().await;
+    // Two leads share a phone; the earlier-created one is chosen. A third has no phone key.
+    let out = apply(
+        &db,
+        &t,
+        vec![
+            PageItem::Upsert(person("lead", "L2", Some("+81312345678"), 20, "a")),
+            PageItem::Upsert(person("lead", "L1", Some("+81312345678"), 10, "a")),
+            PageItem::Upsert(person("lead", "L3", None, 30, "a")),
+        ],
+        100,
+    )
+    .await;
+    assert_eq!((out.inserted, out.changes), (3, 2));
+    let f = feed(&db, &t).await;
+    assert_eq!(
+        f,
+        vec![
+            ("created".into(), "L1".into()),
+            ("created".into(), "L3".into())
+        ]
+    );
+
+    // The same page again: nothing changes, nothing is written to the feed.
+    let out = apply(
+        &db,
+        &t,
+        vec![
+            PageItem::Upsert(person("lead", "L1", Some("+81312345678"), 10, "a")),
+            PageItem::Upsert(person("lead", "L2", Some("+81312345678"), 20, "a")),
+        ],
+        200,
+    )
+    .await;
+    assert_eq!((out.unchanged, out.changes), (2, 0));
+
+    // A contact with the same phone wins over both leads, even though it is the newest.
+    apply(
+        &db,
+        &t,
+        vec![PageItem::Upsert(person(
+            "contact",
+            "C9",
+            Some("+81312345678"),
+            90,
+            "a",
+        ))],
+        300,
+    )
+    .await;
+    let f = feed(&db, &t).await;
+    // Within a page, entries come in person-id order.
+    assert_eq!(
+        &f[2..],
+        &[
+            ("deleted".into(), "L1".into()),
+            ("created".into(), "C9".into())
+        ]
+    );
+
+    // An edit of the shadowed lead is invisible to the host app; of the chosen one, an update.
+    let out = apply(
+        &db,
+        &t,
+        vec![
+            PageItem::Upsert(person("lead", "L1", Some("+81312345678"), 10, "b")),
+            PageItem::Upsert(person("contact", "C9", Some("+81312345678"), 90, "b")),
+        ],
+        400,
+    )
+    .await;
+    assert_eq!((out.updated, out.changes), (2, 1));
+    assert_eq!(
+        feed(&db, &t).await.last().unwrap(),
+        &("updated".to_owned(), "C9".to_owned())
+    );
+
+    // Deleting the contact brings the earliest lead back.
+    apply(
+        &db,
+        &t,
+        vec![PageItem::Remove {
+            object: "contact".into(),
+            remote_id: "C9".into(),
+            at: Millis(450),
+        }],
+        500,
+    )
+    .await;
+    let f = feed(&db, &t).await;
+    assert_eq!(
+        &f[f.len() - 2..],
+        &[
+            ("created".into(), "L1".into()),
+            ("deleted".into(), "C9".into())
+        ]
+    );
+    let seqs: Vec<i64> = db
+        .store
+        .list_changes(&t, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    // Paging the feed with a cursor gives the same items.
+    let tail = db.store.list_changes(&t, 3, 100).await.unwrap();
+    assert_eq!(tail.first().unwrap().seq, 4);
+
+    // Lookups by key see only visible people, unless asked.
+    let by_phone = db
+        .store
+        .find_people(
+            &t,
+            &PeopleFilter {
+                phone_keys: vec!["+81312345678".into()],
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_phone
+            .iter()
+            .map(|p| p.remote_id.as_str())
+            .collect::<Vec<_>>(),
+        ["L1"]
+    );
+    let all = db
+        .store
+        .find_people(
+            &t,
+            &PeopleFilter {
+                phone_keys: vec!["+81312345678".into()],
+                include_hidden: true,
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let l2 = all.iter().find(|p| p.remote_id == "L2").unwrap();
+    let l1 = all.iter().find(|p| p.remote_id == "L1").unwrap();
+    assert_eq!(l2.duplicate_of, Some(l1.id));
+    let by_q = db
+        .store
+        .find_people(
+            &t,
+            &PeopleFilter {
+                q: Some("PERSON l3".into()),
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_q.len(), 1);
+    assert_eq!(
+        db.store.count_people(&t, "salesforce").await.unwrap(),
+        (2, 3, 1)
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn large_pages_are_inserted_in_chunks() {
+    let (db, t) = setup().await;
+    let items: Vec<PageItem> = (0..1_234)
+        .map(|i| PageItem::Upsert(person("contact", &format!("C{i:05}"), None, i, "h")))
+        .collect();
+    let out = apply(&db, &t, items, 10).await;
+    assert_eq!((out.inserted, out.changes), (1_234, 1_234));
+    assert_eq!(
+        db.store.list_changes(&t, 1_200, 1_000).await.unwrap().len(),
+        34
+    );
+    db.cleanup().await;
+}
