@@ -54,7 +54,7 @@ pub struct PersonUpsert {
 /// One item of an import page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageItem {
-    Upsert(PersonUpsert),
+    Upsert(Box<PersonUpsert>),
     /// The record was deleted at the CRM, or no longer qualifies for import (`reason`).
     Remove {
         object: String,
