@@ -19,6 +19,7 @@ pub mod health;
 pub mod intake;
 pub mod jobs;
 pub mod routing;
+pub mod settings;
 pub mod vault;
 pub mod worker;
 

@@ -76,8 +76,20 @@ async fn identity_choice_and_change_feed() {
         &db,
         &t,
         vec![
-            PageItem::Upsert(Box::new(person("lead", "L2", Some("+81312345678"), 20, "a"))),
-            PageItem::Upsert(Box::new(person("lead", "L1", Some("+81312345678"), 10, "a"))),
+            PageItem::Upsert(Box::new(person(
+                "lead",
+                "L2",
+                Some("+81312345678"),
+                20,
+                "a",
+            ))),
+            PageItem::Upsert(Box::new(person(
+                "lead",
+                "L1",
+                Some("+81312345678"),
+                10,
+                "a",
+            ))),
             PageItem::Upsert(Box::new(person("lead", "L3", None, 30, "a"))),
         ],
         100,
@@ -98,8 +110,20 @@ async fn identity_choice_and_change_feed() {
         &db,
         &t,
         vec![
-            PageItem::Upsert(Box::new(person("lead", "L1", Some("+81312345678"), 10, "a"))),
-            PageItem::Upsert(Box::new(person("lead", "L2", Some("+81312345678"), 20, "a"))),
+            PageItem::Upsert(Box::new(person(
+                "lead",
+                "L1",
+                Some("+81312345678"),
+                10,
+                "a",
+            ))),
+            PageItem::Upsert(Box::new(person(
+                "lead",
+                "L2",
+                Some("+81312345678"),
+                20,
+                "a",
+            ))),
         ],
         200,
     )
@@ -135,8 +159,20 @@ async fn identity_choice_and_change_feed() {
         &db,
         &t,
         vec![
-            PageItem::Upsert(Box::new(person("lead", "L1", Some("+81312345678"), 10, "b"))),
-            PageItem::Upsert(Box::new(person("contact", "C9", Some("+81312345678"), 90, "b"))),
+            PageItem::Upsert(Box::new(person(
+                "lead",
+                "L1",
+                Some("+81312345678"),
+                10,
+                "b",
+            ))),
+            PageItem::Upsert(Box::new(person(
+                "contact",
+                "C9",
+                Some("+81312345678"),
+                90,
+                "b",
+            ))),
         ],
         400,
     )
@@ -244,7 +280,15 @@ async fn identity_choice_and_change_feed() {
 async fn large_pages_are_inserted_in_chunks() {
     let (db, t) = setup().await;
     let items: Vec<PageItem> = (0..1_234)
-        .map(|i| PageItem::Upsert(Box::new(person("contact", &format!("C{i:05}"), None, i, "h"))))
+        .map(|i| {
+            PageItem::Upsert(Box::new(person(
+                "contact",
+                &format!("C{i:05}"),
+                None,
+                i,
+                "h",
+            )))
+        })
         .collect();
     let out = apply(&db, &t, items, 10).await;
     assert_eq!((out.inserted, out.changes), (1_234, 1_234));
