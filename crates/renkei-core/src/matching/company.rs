@@ -138,7 +138,8 @@ const TRAILING_FORMS: &[&[&str]] = &[
     &["pty"],
     &["pte"],
     &["pvt"],
-    &["private"],
+    &["private", "limited"],
+    &["private", "ltd"],
     &["sdn", "bhd"],
     &["bhd"],
     &["kk"],
@@ -253,24 +254,15 @@ fn is_latin_or_digit(c: char) -> bool {
 /// Removes trailing legal forms, longest first at each step, but never the last token left.
 fn strip_trailing_forms<'a>(tokens: &'a [&'a str]) -> &'a [&'a str] {
     let mut kept = tokens;
-    'strip: loop {
-        let mut best: Option<usize> = None;
-        for form in TRAILING_FORMS {
-            if form.len() < kept.len()
-                && kept.ends_with(form)
-                && best.is_none_or(|len| form.len() > len)
-            {
-                best = Some(form.len());
-            }
-        }
-        match best {
-            Some(len) => {
-                kept = &kept[..kept.len() - len];
-                continue 'strip;
-            }
-            None => return kept,
-        }
+    while let Some(len) = TRAILING_FORMS
+        .iter()
+        .filter(|form| form.len() < kept.len() && kept.ends_with(form))
+        .map(|form| form.len())
+        .max()
+    {
+        kept = &kept[..kept.len() - len];
     }
+    kept
 }
 
 #[cfg(test)]
@@ -306,6 +298,9 @@ mod tests {
         ("ABC G.K.", Some("abc")),
         ("ABC Pty Ltd", Some("abc")),
         ("ABC Pte. Ltd.", Some("abc")),
+        ("ABC Private Limited", Some("abc")),
+        ("ABC Pvt. Ltd.", Some("abc")),
+        ("ABC Private", Some("abcprivate")),
         ("ABC GmbH", Some("abc")),
         ("ABC GmbH & Co. KG", Some("abc")),
         ("ABC AG", Some("abc")),

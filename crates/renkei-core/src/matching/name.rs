@@ -19,33 +19,37 @@ pub enum NameOrder {
 }
 
 /// The order a name is shown in: family first when either part is written in Japanese
-/// (kanji/kana) or `locale_hint` is FamilyFirst and both parts are non-Latin; otherwise given first.
-///
-/// This is [`name_order_with_hint`] with no hint ([`NameOrder::GivenFirst`]). Chinese
-/// characters and Hangul count as Japanese here: Chinese and Korean names are written family
-/// first too.
+/// (kanji/kana); otherwise given first. Chinese characters and Hangul count as Japanese here:
+/// Chinese and Korean names are written family first too. [`name_order_with_hint`] adds a
+/// locale hint for names in other non-Latin scripts.
 pub fn name_order(family: Option<&str>, given: Option<&str>) -> NameOrder {
     name_order_with_hint(family, given, NameOrder::GivenFirst)
 }
 
-/// [`name_order`] with a locale hint (a tenant's or a CRM user's locale): with
-/// [`NameOrder::FamilyFirst`], names written without Latin letters (Cyrillic, Thai, …) are
-/// shown family first too. Names with Latin letters are always shown given first, since a
-/// Japanese customer whose name is entered in romaji expects `Taro Yamada`.
+/// The order a name is shown in: family first when either part is written in Japanese
+/// (kanji/kana) or `locale_hint` is FamilyFirst and both parts are non-Latin; otherwise given
+/// first.
+///
+/// The hint is a tenant's or a CRM user's locale; it matters only for names written without
+/// Latin letters in scripts other than Japanese (Cyrillic, Thai, …). Names with Latin letters
+/// are always shown given first, since a Japanese customer whose name is entered in romaji
+/// expects `Taro Yamada`.
 pub fn name_order_with_hint(
     family: Option<&str>,
     given: Option<&str>,
     locale_hint: NameOrder,
 ) -> NameOrder {
-    let parts: Vec<&str> = [family, given]
+    // Normalised so that full-width Latin (`ＹＡＭＡＤＡ`) counts as Latin.
+    let parts: Vec<String> = [family, given]
         .into_iter()
         .flatten()
-        .filter(|p| !p.trim().is_empty())
+        .map(normalize_text)
+        .filter(|p| !p.is_empty())
         .collect();
     if parts.iter().any(|p| p.chars().any(is_cjk)) {
         return NameOrder::FamilyFirst;
     }
-    let non_latin = |p: &&str| !p.chars().any(is_latin_letter);
+    let non_latin = |p: &String| !p.chars().any(is_latin_letter);
     if locale_hint == NameOrder::FamilyFirst && !parts.is_empty() && parts.iter().all(non_latin) {
         return NameOrder::FamilyFirst;
     }
@@ -193,6 +197,7 @@ mod tests {
             (Some("Иванов"), Some("Иван"), G, G),
             (Some("Иванов"), Some("Иван"), F, F),
             (Some("Иванов"), Some("Ivan"), F, G),
+            (Some("ＹＡＭＡＤＡ"), Some("Ｔａｒｏ"), F, G),
             (None, None, F, G),
             (Some(""), Some("  "), F, G),
         ];

@@ -248,13 +248,14 @@ pub fn normalize_phone(raw: &str, default_region: &Region) -> Result<PhoneNumber
     })
 }
 
-/// Every dash people put between digit groups, as `-`. NFKC has already turned `－` into `-`;
-/// these remain: the hyphen and dash family of U+2010–U+2015, the minus sign, the small and
-/// full-width hyphen-minus that survive some input methods, and the katakana prolonged sound
-/// mark `ー`, which Japanese input methods produce for `-` typed in kana mode (`03ー1234ー5678`).
+/// Every dash people put between digit groups, as `-`. NFKC has already turned the full-width
+/// and small hyphen-minus (`－`, `﹣`) into `-`; these remain: the hyphen and dash family of
+/// U+2010–U+2015, the minus sign, and the katakana prolonged sound mark `ー` (also what NFKC
+/// makes of the half-width `ｰ`), which Japanese input methods produce for `-` typed in kana
+/// mode (`03ー1234ー5678`).
 fn fold_dash(c: char) -> char {
     match c {
-        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FE58}' | '\u{FE63}' => '-',
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' => '-',
         c => c,
     }
 }
@@ -565,6 +566,8 @@ mod tests {
         ("03‐1234‐5678", "JP", K("+81312345678", None)),
         ("03−1234−5678", "JP", K("+81312345678", None)),
         ("03–1234–5678", "JP", K("+81312345678", None)),
+        ("03ｰ1234ｰ5678", "JP", K("+81312345678", None)),
+        ("03﹣1234﹣5678", "JP", K("+81312345678", None)),
         ("  03-1234-5678\t", "JP", K("+81312345678", None)),
         ("+81 3-1234-5678", "JP", K("+81312345678", None)),
         ("+81 3 1234 5678", "JP", K("+81312345678", None)),
