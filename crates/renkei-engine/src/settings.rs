@@ -443,7 +443,7 @@ mod tests {
                 json!({"recipes": {}}),
                 Provider::Salesforce,
                 "invalid_settings",
-                "",
+                "recipes",
             ),
             (json!([1]), Provider::Salesforce, "invalid_settings", ""),
             (
