@@ -18,6 +18,7 @@ pub mod directory;
 pub mod health;
 pub mod intake;
 pub mod jobs;
+pub mod people;
 pub mod routing;
 pub mod settings;
 pub mod vault;
