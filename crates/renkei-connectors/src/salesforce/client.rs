@@ -1,5 +1,6 @@
 //! Salesforce REST calls on the org's instance and the classification of its errors.
 
+use http::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::http::{HttpClient, HttpResponse, OutgoingRequest};
@@ -64,7 +65,7 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
 
 /// The instance URL of a session, checked against the allow-list when it was stored and again
 /// here.
-fn instance(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
+pub(crate) fn instance(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
     let raw = s
         .meta
         .instance_url
@@ -89,6 +90,66 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     crate::oauth::get_json(http, &ep.allow, req, classify).await
 }
 
+/// Which SOQL resource a query runs on: `query` sees live records, `queryAll` the Recycle Bin
+/// too (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryResource {
+    Query,
+    QueryAll,
+}
+
+impl QueryResource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryResource::Query => "query",
+            QueryResource::QueryAll => "queryAll",
+        }
+    }
+}
+
+/// `{instance}/services/data/vXX.X/{query|queryAll}?q=<soql>`.
+pub fn query_url(base: &Url, resource: QueryResource, soql: &str) -> Url {
+    let mut url = join(
+        base,
+        &format!("/services/data/{API_VERSION}/{}", resource.as_str()),
+    );
+    url.query_pairs_mut().append_pair("q", soql);
+    url
+}
+
+/// The absolute URL of a `nextRecordsUrl`. That URL is relative to the instance's root, not to
+/// its path: the instance URL's path prefix is kept (the sandbox's instances live below one).
+pub fn next_records_url(base: &Url, next: &str) -> Url {
+    let mut u = base.clone();
+    let (path, query) = next.split_once('?').unwrap_or((next, ""));
+    u.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
+    u.set_query((!query.is_empty()).then_some(query));
+    u
+}
+
+/// One page of a SOQL query (its first page, or a `nextRecordsUrl` made absolute), asking for
+/// `batch_size` records a page with `Sforce-Query-Options`. The header goes on every page:
+/// each request states its own batch size
+/// (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_queryoptions.htm).
+pub async fn query_page<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    url: Url,
+    batch_size: usize,
+) -> Result<QueryPage<T>, ConnectorError> {
+    let options = HeaderValue::from_str(&format!("batchSize={batch_size}")).map_err(|_| {
+        ConnectorError::Config(format!("batchSize={batch_size} is not a header value"))
+    })?;
+    let req = s.paced(
+        P,
+        OutgoingRequest::get(P.as_str(), url)
+            .bearer(s.access_token)
+            .header(HeaderName::from_static("sforce-query-options"), options),
+    );
+    crate::oauth::get_json(http, &ep.allow, req, classify).await
+}
+
 /// Runs a SOQL query to the last page, following `nextRecordsUrl` (instance-relative).
 pub async fn query_all<T: serde::de::DeserializeOwned>(
     http: &HttpClient,
@@ -97,22 +158,13 @@ pub async fn query_all<T: serde::de::DeserializeOwned>(
     soql: &str,
 ) -> Result<Vec<T>, ConnectorError> {
     let base = instance(ep, s)?;
-    let mut url = join(&base, &format!("/services/data/{API_VERSION}/query"));
-    url.query_pairs_mut().append_pair("q", soql);
+    let mut url = query_url(&base, QueryResource::Query, soql);
     let mut out = Vec::new();
     loop {
         let page: QueryPage<T> = get_json(http, ep, s, url).await?;
         out.extend(page.records);
         match page.next_records_url {
-            Some(next) if !page.done => {
-                // The next URL is relative to the instance's root, not to its path: keep
-                // the instance URL's path prefix (the sandbox's instances live below one).
-                let mut u = base.clone();
-                let (path, query) = next.split_once('?').unwrap_or((&next, ""));
-                u.set_path(&format!("{}{}", base.path().trim_end_matches('/'), path));
-                u.set_query((!query.is_empty()).then_some(query));
-                url = u;
-            }
+            Some(next) if !page.done => url = next_records_url(&base, &next),
             _ => break,
         }
     }

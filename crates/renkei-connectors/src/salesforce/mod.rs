@@ -5,11 +5,13 @@
 //! The token response names the org's `instance_url`; it must be a host Salesforce owns (or
 //! the configured login server's tree, in the sandbox), or renkei would hand its tokens to
 //! whoever wrote the response. `auth` holds the login-server calls; `client` the API calls and
-//! error classification; `wire` Salesforce's JSON; `mapping` its conversion.
+//! error classification; `people` the Lead and Contact import and write-back; `wire`
+//! Salesforce's JSON; `mapping` its conversion.
 
 pub mod auth;
 pub mod client;
 pub mod mapping;
+pub mod people;
 pub mod wire;
 
 /// The REST API version renkei speaks (Winter '25).

@@ -79,3 +79,79 @@ pub struct Organization {
     #[serde(rename = "Name", default)]
     pub name: Option<String>,
 }
+
+/// A Lead or Contact as the people queries select it (`salesforce::people`). One shape serves
+/// both objects: each query selects only its own object's fields, and the others stay `None`.
+/// A deleted record found through `queryAll` carries only `Id` and `SystemModstamp`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Person {
+    #[serde(rename = "Id")]
+    pub id: Option<String>,
+    #[serde(rename = "FirstName")]
+    pub first_name: Option<String>,
+    #[serde(rename = "LastName")]
+    pub last_name: Option<String>,
+    /// The full name Salesforce composes from the name fields (read-only).
+    #[serde(rename = "Name")]
+    pub name: Option<String>,
+    /// Lead only.
+    #[serde(rename = "Company")]
+    pub company: Option<String>,
+    /// Contact only: `Account.Name` comes as `{"attributes": …, "Name": …}`, or `null` when the
+    /// contact has no account.
+    #[serde(rename = "Account")]
+    pub account: Option<AccountRef>,
+    #[serde(rename = "Email")]
+    pub email: Option<String>,
+    #[serde(rename = "Phone")]
+    pub phone: Option<String>,
+    #[serde(rename = "MobilePhone")]
+    pub mobile_phone: Option<String>,
+    /// Lead address.
+    #[serde(rename = "Street")]
+    pub street: Option<String>,
+    #[serde(rename = "City")]
+    pub city: Option<String>,
+    #[serde(rename = "State")]
+    pub state: Option<String>,
+    #[serde(rename = "PostalCode")]
+    pub postal_code: Option<String>,
+    #[serde(rename = "Country")]
+    pub country: Option<String>,
+    /// Contact mailing address.
+    #[serde(rename = "MailingStreet")]
+    pub mailing_street: Option<String>,
+    #[serde(rename = "MailingCity")]
+    pub mailing_city: Option<String>,
+    #[serde(rename = "MailingState")]
+    pub mailing_state: Option<String>,
+    #[serde(rename = "MailingPostalCode")]
+    pub mailing_postal_code: Option<String>,
+    #[serde(rename = "MailingCountry")]
+    pub mailing_country: Option<String>,
+    #[serde(rename = "Title")]
+    pub title: Option<String>,
+    /// Contact only.
+    #[serde(rename = "Department")]
+    pub department: Option<String>,
+    #[serde(rename = "Description")]
+    pub description: Option<String>,
+    #[serde(rename = "OwnerId")]
+    pub owner_id: Option<String>,
+    /// `2024-01-15T09:30:00.000+0000`.
+    #[serde(rename = "CreatedDate")]
+    pub created_date: Option<String>,
+    /// Changed by every write, including the system's own (a lookup's cascade, a deletion),
+    /// unlike `LastModifiedDate`, which only a user's edit moves.
+    #[serde(rename = "SystemModstamp")]
+    pub system_modstamp: Option<String>,
+}
+
+/// A parent record read through a relationship (`Account.Name`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountRef {
+    #[serde(rename = "Name")]
+    pub name: Option<String>,
+}

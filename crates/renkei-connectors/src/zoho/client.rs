@@ -11,22 +11,48 @@ use crate::{ConnectorError, CrmUser, Provider, Session};
 
 use super::API_VERSION;
 use super::mapping;
-use super::wire::{ApiError, Org, OrgResponse, User, UsersResponse};
+use super::wire::{ApiError, Org, OrgResponse, User, UsersResponse, WriteResponse};
 
 const P: Provider = Provider::ZohoCrm;
 
 /// Reads a non-2xx answer (https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html).
+/// A request-level error is the body itself; when every record of a write failed, Zoho answers
+/// 400 with the per-record errors in `data`, and the first one is read.
 pub fn classify(resp: &HttpResponse) -> ConnectorError {
-    let p = P.as_str();
     let e: ApiError = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let e = if e.code.is_empty() {
+        serde_json::from_slice::<WriteResponse>(&resp.body)
+            .ok()
+            .and_then(|w| w.data.into_iter().find(|r| r.status == "error"))
+            .map(|r| ApiError {
+                code: r.code,
+                message: r.message,
+                details: r.details,
+            })
+            .unwrap_or(e)
+    } else {
+        e
+    };
+    classify_error(resp.status.as_u16(), &resp.headers, e)
+}
+
+/// Classifies one of Zoho's error objects answered with `status`. A per-record error inside a
+/// 200, 202 or 207 is classified as the 400 Zoho answers when the same record fails alone.
+pub fn classify_error(status: u16, headers: &http::HeaderMap, e: ApiError) -> ConnectorError {
+    let p = P.as_str();
     let code = e.code.clone();
     let message = if e.message.is_empty() {
-        format!("HTTP {}", resp.status.as_u16())
+        format!("HTTP {status}")
     } else {
         e.message.clone()
     };
     let detail = |k: &str| e.details.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    match (resp.status.as_u16(), code.as_str()) {
+    let status = if (200..300).contains(&status) {
+        400
+    } else {
+        status
+    };
+    match (status, code.as_str()) {
         (401, "OAUTH_SCOPE_MISMATCH" | "NO_PERMISSION") => ConnectorError::Forbidden {
             provider: p,
             code,
@@ -47,15 +73,27 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
         },
         (429, _) => ConnectorError::RateLimited {
             provider: p,
-            retry_after: retry_after(&resp.headers, SystemTime::now()),
+            retry_after: retry_after(headers, SystemTime::now()),
         },
+        // v8 names the holder in `details.duplicate_record.id`; older versions in `details.id`.
         (_, "DUPLICATE_DATA") => ConnectorError::Duplicate {
             provider: p,
-            existing_id: detail("id").unwrap_or_default(),
+            existing_id: e
+                .details
+                .get("duplicate_record")
+                .and_then(|d| d.get("id"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .or_else(|| detail("id"))
+                .unwrap_or_default(),
         },
+        // The culprit is a field (`api_name`), a query parameter (`param_name`) or a header
+        // (`header_name`).
         (400, _) => ConnectorError::Invalid {
             provider: p,
-            field: detail("api_name"),
+            field: detail("api_name")
+                .or_else(|| detail("param_name"))
+                .or_else(|| detail("header_name")),
             code,
             message,
         },
@@ -63,7 +101,7 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
     }
 }
 
-fn api_base(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
+pub(crate) fn api_base(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
     let raw = s
         .meta
         .api_domain
@@ -76,6 +114,25 @@ fn api_base(ep: &Endpoints, s: Session<'_>) -> Result<Url, ConnectorError> {
     Ok(join(&url, &format!("/crm/{API_VERSION}")))
 }
 
+/// Sends a CRM API request with the session's token (`Authorization: Zoho-oauthtoken …`,
+/// https://www.zoho.com/crm/developer/docs/api/v8/oauth-overview.html), paced by its budget.
+/// Answers whatever the status.
+pub async fn send(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    req: OutgoingRequest,
+) -> Result<HttpResponse, ConnectorError> {
+    let mut auth = HeaderValue::from_str(&format!("Zoho-oauthtoken {}", s.access_token.expose()))
+        .map_err(|_| ConnectorError::Protocol {
+        provider: P.as_str(),
+        message: "the access token is not a valid header value".into(),
+    })?;
+    auth.set_sensitive(true);
+    let req = s.paced(P, req.header(http::header::AUTHORIZATION, auth));
+    http.send(&ep.allow, req).await
+}
+
 /// GETs a CRM resource. `None` for 204 (Zoho's "nothing here").
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &HttpClient,
@@ -83,17 +140,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     s: Session<'_>,
     url: Url,
 ) -> Result<Option<T>, ConnectorError> {
-    let mut auth = HeaderValue::from_str(&format!("Zoho-oauthtoken {}", s.access_token.expose()))
-        .map_err(|_| ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: "the access token is not a valid header value".into(),
-    })?;
-    auth.set_sensitive(true);
-    let req = s.paced(
-        P,
-        OutgoingRequest::get(P.as_str(), url).header(http::header::AUTHORIZATION, auth),
-    );
-    let resp = http.send(&ep.allow, req).await?;
+    let resp = send(http, ep, s, OutgoingRequest::get(P.as_str(), url)).await?;
     if resp.status.as_u16() == 204 {
         return Ok(None);
     }

@@ -7,12 +7,13 @@
 //! one data centre: the code must be redeemed at the accounts server the redirect names, and
 //! the API called at the `api_domain` the token response names — both checked against the
 //! known data centres (or the configured templates), never taken on trust. `auth` holds the
-//! accounts-server calls; `client` the API calls and error classification; `wire` Zoho's
-//! JSON; `mapping` its conversion.
+//! accounts-server calls; `client` the API calls and error classification; `people` the Leads
+//! and Contacts import and write-back; `wire` Zoho's JSON; `mapping` its conversion.
 
 pub mod auth;
 pub mod client;
 pub mod mapping;
+pub mod people;
 pub mod wire;
 
 /// The CRM API version renkei speaks.

@@ -1,2 +1,4 @@
 mod http;
+mod people_salesforce;
+mod people_zoho;
 mod sandbox;
