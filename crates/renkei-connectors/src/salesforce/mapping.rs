@@ -10,7 +10,7 @@ use super::wire::{Person, User};
 const P: Provider = Provider::Salesforce;
 
 /// The value Salesforce puts in a Lead's required `Company` when the lead arrived without one
-/// (Web-to-Lead and lead imports fill required fields this way,
+/// (Web-to-Lead fills its required fields this way,
 /// https://help.salesforce.com/s/articleView?id=sf.setting_up_web-to-lead.htm). It is not a
 /// company, so it is read as none.
 pub const NOT_PROVIDED: &str = "[not provided]";

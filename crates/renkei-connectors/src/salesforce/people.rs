@@ -6,9 +6,10 @@
 //! asking for 2,000 records a page with `Sforce-Query-Options: batchSize=2000`. Salesforce keeps
 //! the query's result server-side and names the next page with an instance-relative
 //! `nextRecordsUrl`, which is the cursor: paging neither re-runs the query nor sees records move
-//! between pages. Salesforce expires an unused query locator after about 15 minutes; resuming
-//! with a stale cursor fails with `INVALID_QUERY_LOCATOR` (an [`ConnectorError::Invalid`]), and
-//! the caller starts the query again.
+//! between pages. Salesforce drops an unused query locator after a while (and keeps a bounded
+//! number open per user); resuming with a cursor it no longer knows is answered
+//! `INVALID_QUERY_LOCATOR`, which [`page`] reports as [`ConnectorError::Invalid`] with the code
+//! `cursor_expired`: the caller starts the query again (narrowed by what it has already seen).
 //!
 //! Leads are read with `IsConverted = false`: a converted lead lives on as its Contact, and
 //! importing both would double the person. For the same reason a lead's conversion counts as
@@ -279,7 +280,16 @@ pub async fn page(
             ));
         }
     };
-    let page: QueryPage<Person> = client::query_page(http, ep, s, url, max_page_size(P)).await?;
+    let page: QueryPage<Person> = client::query_page(http, ep, s, url, max_page_size(P))
+        .await
+        .map_err(|e| match e {
+            ConnectorError::Invalid { code, message, .. }
+                if cursor.is_some() && code == "INVALID_QUERY_LOCATOR" =>
+            {
+                invalid("cursor_expired", "cursor", message)
+            }
+            e => e,
+        })?;
     let next = match (page.done, page.next_records_url) {
         (true, _) => None,
         (false, Some(n)) if is_next_records_url(resource, &n) => Some(n),
@@ -329,11 +339,16 @@ pub async fn by_ids(
             let page: QueryPage<Person> =
                 client::query_page(http, ep, s, url, max_page_size(P)).await?;
             out.extend(map_records(object, false, page.records)?);
-            match page.next_records_url {
-                Some(n) if !page.done && is_next_records_url(QueryResource::Query, &n) => {
+            match (page.done, page.next_records_url) {
+                (true, _) => break,
+                (false, Some(n)) if is_next_records_url(QueryResource::Query, &n) => {
                     url = client::next_records_url(&base, &n);
                 }
-                _ => break,
+                (false, _) => {
+                    return Err(protocol(
+                        "a query page has done: false but no usable nextRecordsUrl",
+                    ));
+                }
             }
         }
     }

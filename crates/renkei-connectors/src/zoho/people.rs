@@ -7,15 +7,19 @@
 //! `info.next_page_token`, valid for 24 hours. Zoho names that token on every page that has a
 //! successor, and a token resumes after the last record served (a keyset), so page boundaries
 //! do not move when records are added or deleted meanwhile, as page numbers' do: the cursor is
-//! the token whenever Zoho gave one, and the next page number otherwise ([`Cursor`]).
+//! the token whenever Zoho gave one, and the next page number otherwise ([`Cursor`]). A token
+//! Zoho refuses (expired after its 24 hours, or unknown) is reported as
+//! [`ConnectorError::Invalid`] with the code `cursor_expired`: the caller starts the query again
+//! (narrowed by what it has already seen).
 //!
 //! Orders: a full import reads by `id` ascending (new records land at the end, so a long
 //! import does not see its pages shift); `newest_first` and [`PeopleQuery::ChangedSince`] sort
 //! by `Modified_Time`. A time filter is the `If-Modified-Since` header, which Zoho applies as
-//! "modified after" at whole seconds: the header says one second before `since` (rounded down
-//! to its second), and records older than that second are dropped from the page, so the
-//! answer holds every record modified at or after `since`, plus possibly some within the same
-//! second before it. When nothing matches Zoho answers 304, which ends the list.
+//! "modified after" the instant it names, and Zoho's stamps are whole seconds: the header says
+//! one second before `since` (rounded down to its second), and records stamped before that
+//! second are dropped from the page, so the answer holds every record modified at or after
+//! `since`, plus possibly some within the same second before it. When nothing matches Zoho
+//! answers 304, which ends the list.
 //!
 //! Deleted records come from `GET /crm/v8/{module}/deleted?type=all`
 //! (https://www.zoho.com/crm/developer/docs/api/v8/get-deleted-records.html), newest first:
@@ -275,7 +279,15 @@ async fn list_page(
         req = req.header(http::header::IF_MODIFIED_SINCE, value);
     }
     let resp = client::send(http, ep, s, req).await?;
-    let Some(body) = records::<Person>(&resp)? else {
+    let body = records::<Person>(&resp).map_err(|e| match e {
+        ConnectorError::Invalid { field, message, .. }
+            if matches!(at, Cursor::Token(_)) && field.as_deref() == Some("page_token") =>
+        {
+            invalid("cursor_expired", "cursor", message)
+        }
+        e => e,
+    })?;
+    let Some(body) = body else {
         return Ok(PeoplePage {
             people: Vec::new(),
             next: None,

@@ -704,7 +704,8 @@ async fn cursors_that_are_not_next_records_urls_are_refused() {
         );
     }
     assert!(sb.requests(P, "/").await.is_empty());
-    // A well-formed cursor the org does not know is the vendor's to refuse.
+    // A well-formed cursor the org does not know (or no longer keeps) is the vendor's to
+    // refuse, reported as an expired cursor.
     let e = page(
         &sb,
         m.session(),
@@ -715,7 +716,8 @@ async fn cursors_that_are_not_next_records_urls_are_refused() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, ConnectorError::Invalid { code, .. } if code == "INVALID_QUERY_LOCATOR"),
+        matches!(&e, ConnectorError::Invalid { code, field: Some(f), .. }
+            if code == "cursor_expired" && f == "cursor"),
         "{e:?}"
     );
     sb.stop().await;

@@ -747,7 +747,8 @@ async fn cursors_zoho_did_not_write_are_refused() {
         );
     }
     assert!(sb.requests(P, "/").await.is_empty());
-    // A well-formed token Zoho never issued is Zoho's to refuse, naming the parameter.
+    // A well-formed token Zoho never issued (or no longer honours) is Zoho's to refuse,
+    // reported as an expired cursor.
     let e = page(
         &sb,
         m.session(),
@@ -758,7 +759,8 @@ async fn cursors_zoho_did_not_write_are_refused() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, ConnectorError::Invalid { field: Some(f), .. } if f == "page_token"),
+        matches!(&e, ConnectorError::Invalid { code, field: Some(f), .. }
+            if code == "cursor_expired" && f == "cursor"),
         "{e:?}"
     );
     sb.stop().await;
@@ -840,4 +842,28 @@ fn mapping_of_representative_records() {
             "{broken}: {e:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_page_token_past_its_24_hours_is_an_expired_cursor() {
+    let sb = Sandboxed::start().await;
+    sb.control(P, "seed", json!({ "count": 600, "seed": 7 }))
+        .await;
+    let m = sb.mint(P, None).await;
+    let first = page(&sb, m.session(), PersonObject::Contact, &ALL, None)
+        .await
+        .unwrap();
+    let cursor = first.next.unwrap();
+    assert!(cursor.starts_with("token:"), "{cursor}");
+    // A day and an hour later (the access token died meanwhile: a fresh one).
+    advance(&sb, 25 * 3600).await;
+    let m = sb.mint(P, None).await;
+    let e = page(&sb, m.session(), PersonObject::Contact, &ALL, Some(&cursor))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Invalid { code, .. } if code == "cursor_expired"),
+        "{e:?}"
+    );
+    sb.stop().await;
 }
