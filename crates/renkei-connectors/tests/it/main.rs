@@ -1,2 +1,3 @@
 mod http;
+mod people_hubspot;
 mod sandbox;
