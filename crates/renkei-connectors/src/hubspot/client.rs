@@ -97,9 +97,26 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     crate::oauth::get_json(http, &ep.allow, req, classify).await
 }
 
-/// Sends `body` with `method` (a write, or a search, which is a read sent as a POST) and reads a
-/// 2xx answer as JSON. `idempotent` says whether the HTTP client may repeat it after it may
-/// have reached HubSpot.
+/// A paced, authenticated request with a JSON body. `idempotent` says whether the HTTP client
+/// may repeat it after it may have reached HubSpot.
+fn json_request(
+    s: Session<'_>,
+    method: Method,
+    url: Url,
+    body: serde_json::Value,
+    idempotent: bool,
+) -> OutgoingRequest {
+    s.paced(
+        P,
+        OutgoingRequest::new(P.as_str(), method, url)
+            .bearer(s.access_token)
+            .json(body)
+            .idempotent(idempotent),
+    )
+}
+
+/// Sends `body` with `method` (a write, or a search or batch read, which are reads sent as a
+/// POST) and reads a 2xx answer as JSON.
 pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     http: &HttpClient,
     ep: &Endpoints,
@@ -109,13 +126,7 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     body: serde_json::Value,
     idempotent: bool,
 ) -> Result<T, ConnectorError> {
-    let req = s.paced(
-        P,
-        OutgoingRequest::new(P.as_str(), method, url)
-            .bearer(s.access_token)
-            .json(body)
-            .idempotent(idempotent),
-    );
+    let req = json_request(s, method, url, body, idempotent);
     crate::oauth::get_json(http, &ep.allow, req, classify).await
 }
 
@@ -130,14 +141,9 @@ pub(crate) async fn send_ignoring_body(
     body: serde_json::Value,
     idempotent: bool,
 ) -> Result<(), ConnectorError> {
-    let req = s.paced(
-        P,
-        OutgoingRequest::new(P.as_str(), method, url)
-            .bearer(s.access_token)
-            .json(body)
-            .idempotent(idempotent),
-    );
-    let resp = http.send(&ep.allow, req).await?;
+    let resp = http
+        .send(&ep.allow, json_request(s, method, url, body, idempotent))
+        .await?;
     if resp.status.is_success() {
         Ok(())
     } else {
@@ -162,10 +168,16 @@ static SEARCH_PACE: LazyLock<DefaultKeyedRateLimiter<String>> = LazyLock::new(||
 /// Waits for the session's turn at the search endpoints. One-off sessions (no budget) are not
 /// paced, as [`Session::paced`] does not pace them either.
 pub(crate) async fn pace_search(s: Session<'_>) {
-    if let Some(key) = s.budget {
-        SEARCH_PACE
-            .until_key_ready_with_jitter(&key.to_owned(), Jitter::up_to(Duration::from_millis(10)))
-            .await;
+    let Some(key) = s.budget else {
+        return;
+    };
+    SEARCH_PACE
+        .until_key_ready_with_jitter(&key.to_owned(), Jitter::up_to(Duration::from_millis(10)))
+        .await;
+    // One entry per account ever searched; drop the idle ones now and then so a long-running
+    // process with many tenants does not keep them all.
+    if SEARCH_PACE.len() > 1024 {
+        SEARCH_PACE.retain_recent();
     }
 }
 

@@ -35,6 +35,9 @@
 //! checkpoint survives a restart. One made for another kind of query is refused as
 //! `cursor_invalid`. A page may be empty while `next` is set: the page's records were all
 //! ones the cursor said were already returned, or archived before `since`.
+//!
+//! Every page is one request (`api_calls: 1`); the HTTP client's own retries of it (a 429, a
+//! 503 of a read) happen inside [`HttpClient::send`] and are not visible here.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -683,7 +686,8 @@ pub async fn by_ids(
 
 /// Writes the `Some` fields of `u` to the contact `remote_id`:
 /// `PATCH /crm/v3/objects/contacts/{id}` with `firstname`, `lastname`, `phone` and `email`
-/// (`Some("")` clears the property, as HubSpot clears a property set to an empty string).
+/// (`Some("")` clears the property: HubSpot clears a property written as an empty string,
+/// https://developers.hubspot.com/docs/api/crm/properties).
 /// Contacts have no description property, so `u.description` is not written. An update with
 /// nothing HubSpot can take makes no call. Repeating it writes the same values again.
 pub async fn update(
