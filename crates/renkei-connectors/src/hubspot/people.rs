@@ -24,8 +24,10 @@
 //! record, as offset paging over a changing sort key would. When a whole page shares one
 //! timestamp (a bulk import stamps thousands of contacts alike), the timestamp alone cannot
 //! move the query on, so the records at that instant are listed by `hs_object_id` instead
-//! (`lastmodifieddate EQ t`, `hs_object_id GT last`, sorted by id; HubSpot's own advice for
-//! paging past 10,000), and the query then continues strictly past `t`.
+//! (`lastmodifieddate EQ t`, `hs_object_id GT last`, sorted by id: keyset paging on a unique
+//! key), and the query then continues strictly past `t`. The price is that each page reads
+//! again the records at the instant it starts from (with real timestamps, usually one), and
+//! the page that turns to listing by id meets its own 200 again.
 //!
 //! Newest-first paging runs the same way downwards. A record modified while a newest-first
 //! pass runs moves above the pass and is not returned by it; the next `ChangedSince` finds it.

@@ -97,19 +97,18 @@ fn decode_uri(uri: &str) -> String {
     ];
     let mut out = String::with_capacity(uri.len());
     let mut rest = uri;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let decoded = after.get(..2).and_then(|hex| {
+    while let Some((before, after)) = rest.split_once('%') {
+        out.push_str(before);
+        let decoded = after.get(..2).zip(after.get(2..)).and_then(|(hex, tail)| {
             DECODED
                 .iter()
                 .find(|(code, _)| code.eq_ignore_ascii_case(hex))
-                .map(|(_, c)| *c)
+                .map(|(_, c)| (*c, tail))
         });
         match decoded {
-            Some(c) => {
+            Some((c, tail)) => {
                 out.push(c);
-                rest = &after[2..];
+                rest = tail;
             }
             None => {
                 out.push('%');
