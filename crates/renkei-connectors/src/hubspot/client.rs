@@ -1,7 +1,11 @@
 //! HubSpot API calls and the classification of HubSpot's errors.
 
-use std::time::SystemTime;
+use std::num::NonZeroU32;
+use std::sync::LazyLock;
+use std::time::{Duration, SystemTime};
 
+use governor::{DefaultKeyedRateLimiter, Jitter, Quota};
+use http::Method;
 use url::Url;
 
 use crate::http::{HttpClient, HttpResponse, OutgoingRequest, retry_after};
@@ -80,7 +84,7 @@ pub fn classify(resp: &HttpResponse) -> ConnectorError {
     }
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     http: &HttpClient,
     ep: &Endpoints,
     s: Session<'_>,
@@ -91,6 +95,90 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         OutgoingRequest::get(P.as_str(), url).bearer(s.access_token),
     );
     crate::oauth::get_json(http, &ep.allow, req, classify).await
+}
+
+/// A paced, authenticated request with a JSON body. `idempotent` says whether the HTTP client
+/// may repeat it after it may have reached HubSpot.
+fn json_request(
+    s: Session<'_>,
+    method: Method,
+    url: Url,
+    body: serde_json::Value,
+    idempotent: bool,
+) -> OutgoingRequest {
+    s.paced(
+        P,
+        OutgoingRequest::new(P.as_str(), method, url)
+            .bearer(s.access_token)
+            .json(body)
+            .idempotent(idempotent),
+    )
+}
+
+/// Sends `body` with `method` (a write, or a search or batch read, which are reads sent as a
+/// POST) and reads a 2xx answer as JSON.
+pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    method: Method,
+    url: Url,
+    body: serde_json::Value,
+    idempotent: bool,
+) -> Result<T, ConnectorError> {
+    let req = json_request(s, method, url, body, idempotent);
+    crate::oauth::get_json(http, &ep.allow, req, classify).await
+}
+
+/// Like [`send_json`] for an answer whose body renkei does not read (a PATCH answers the
+/// record, which the caller already knows).
+pub(crate) async fn send_ignoring_body(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    method: Method,
+    url: Url,
+    body: serde_json::Value,
+    idempotent: bool,
+) -> Result<(), ConnectorError> {
+    let resp = http
+        .send(&ep.allow, json_request(s, method, url, body, idempotent))
+        .await?;
+    if resp.status.is_success() {
+        Ok(())
+    } else {
+        Err(classify(&resp))
+    }
+}
+
+/// The CRM search endpoints allow 5 requests per second per account, apart from (and on top
+/// of) the general limit that the session's budget paces
+/// (https://developers.hubspot.com/docs/api/crm/search, "Limitations"). Their answers carry no
+/// rate-limit headers, so the HTTP client's budgets cannot learn this window; searches wait
+/// here first, per budget key, at 4 a second without bursts, which keeps any one-second
+/// window at 5 or fewer.
+///
+/// The limiter is per process, like HubSpot's limit is per account whatever the client: two
+/// `HttpClient`s in one process share it.
+static SEARCH_PACE: LazyLock<DefaultKeyedRateLimiter<String>> = LazyLock::new(|| {
+    let per_second = NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN);
+    DefaultKeyedRateLimiter::keyed(Quota::per_second(per_second).allow_burst(NonZeroU32::MIN))
+});
+
+/// Waits for the session's turn at the search endpoints. One-off sessions (no budget) are not
+/// paced, as [`Session::paced`] does not pace them either.
+pub(crate) async fn pace_search(s: Session<'_>) {
+    let Some(key) = s.budget else {
+        return;
+    };
+    SEARCH_PACE
+        .until_key_ready_with_jitter(&key.to_owned(), Jitter::up_to(Duration::from_millis(10)))
+        .await;
+    // One entry per account ever searched; drop the idle ones now and then so a long-running
+    // process with many tenants does not keep them all.
+    if SEARCH_PACE.len() > 1024 {
+        SEARCH_PACE.retain_recent();
+    }
 }
 
 /// Every owner, following `paging.next.after` to the end (`limit` 500 is the documented

@@ -82,3 +82,126 @@ pub struct Paging {
 pub struct PagingNext {
     pub after: String,
 }
+
+/// A CRM v3 record (`SimplePublicObject`) of the contacts object: the list, search and batch
+/// read answers all carry this shape
+/// (https://developers.hubspot.com/docs/api/crm/contacts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    #[serde(deserialize_with = "scalar_text")]
+    pub id: String,
+    #[serde(default)]
+    pub properties: ContactProperties,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default, deserialize_with = "opt_scalar_text")]
+    pub archived_at: Option<String>,
+}
+
+/// The contact properties renkei asks for ([`ContactProperties::NAMES`]). HubSpot answers every
+/// property value as a string, and `null` for a requested property without a value.
+///
+/// There is no `description` and no `department` among a contact's default properties (the
+/// sandbox's `props.rs` models the same set), so neither is read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ContactProperties {
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub firstname: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub lastname: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub email: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub hs_additional_emails: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub phone: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub mobilephone: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub company: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub jobtitle: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub address: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub city: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub state: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub zip: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub country: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub hubspot_owner_id: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub createdate: Option<String>,
+    #[serde(deserialize_with = "opt_scalar_text")]
+    pub lastmodifieddate: Option<String>,
+}
+
+impl ContactProperties {
+    /// Every property the mapping reads, in the order they are requested.
+    pub const NAMES: [&'static str; 16] = [
+        "firstname",
+        "lastname",
+        "email",
+        "hs_additional_emails",
+        "phone",
+        "mobilephone",
+        "company",
+        "jobtitle",
+        "address",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "hubspot_owner_id",
+        "createdate",
+        "lastmodifieddate",
+    ];
+}
+
+/// A page of a CRM v3 list (`GET /crm/v3/objects/{type}`) or search
+/// (`POST /crm/v3/objects/{type}/search`, which adds `total`).
+#[derive(Debug, Deserialize)]
+pub struct ObjectPage<T> {
+    pub results: Vec<T>,
+    #[serde(default)]
+    pub paging: Option<Paging>,
+}
+
+/// `POST /crm/v3/objects/{type}/batch/read`: 200, or 207 with `errors` naming the ids that
+/// were not found (which renkei ignores: absent is the answer).
+#[derive(Debug, Deserialize)]
+pub struct BatchResults<T> {
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+}
+
+/// A JSON scalar as text: HubSpot sends ids and property values as strings, but a number or a
+/// boolean where a string was expected is still readable, and one odd value should not make a
+/// whole page unreadable.
+fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match opt_scalar_text(d)? {
+        Some(s) => Ok(s),
+        None => Err(serde::de::Error::custom("expected a string, got null")),
+    }
+}
+
+fn opt_scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde_json::Value;
+    Ok(match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        // An array or object where text belongs carries nothing renkei can use as text.
+        Value::Array(_) | Value::Object(_) => None,
+    })
+}

@@ -1,4 +1,5 @@
 mod http;
+mod people_hubspot;
 mod people_salesforce;
 mod people_zoho;
 mod sandbox;
