@@ -248,4 +248,64 @@ impl Connectors {
             Provider::ZohoCrm => zoho::client::list_users(&self.http, ep, s).await,
         }
     }
+
+    /// One page of `q` over `object`'s people, from `cursor` (see [`people`]).
+    pub async fn people_page(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        object: people::PersonObject,
+        q: &people::PeopleQuery,
+        cursor: Option<&str>,
+    ) -> Result<people::PeoplePage, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => hubspot::people::page(&self.http, ep, s, object, q, cursor).await,
+            Provider::Salesforce => {
+                salesforce::people::page(&self.http, ep, s, object, q, cursor).await
+            }
+            Provider::ZohoCrm => zoho::people::page(&self.http, ep, s, object, q, cursor).await,
+        }
+    }
+
+    /// The live records among `ids`; unknown or deleted ones are absent.
+    pub async fn people_by_ids(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        object: people::PersonObject,
+        ids: &[String],
+    ) -> Result<Vec<people::RemotePerson>, ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => hubspot::people::by_ids(&self.http, ep, s, object, ids).await,
+            Provider::Salesforce => {
+                salesforce::people::by_ids(&self.http, ep, s, object, ids).await
+            }
+            Provider::ZohoCrm => zoho::people::by_ids(&self.http, ep, s, object, ids).await,
+        }
+    }
+
+    /// Writes a person's two-way fields back to its record.
+    pub async fn update_person(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        object: people::PersonObject,
+        remote_id: &str,
+        u: &people::PersonUpdate,
+    ) -> Result<(), ConnectorError> {
+        let ep = self.registry.endpoints(p);
+        match p {
+            Provider::Hubspot => {
+                hubspot::people::update(&self.http, ep, s, object, remote_id, u).await
+            }
+            Provider::Salesforce => {
+                salesforce::people::update(&self.http, ep, s, object, remote_id, u).await
+            }
+            Provider::ZohoCrm => {
+                zoho::people::update(&self.http, ep, s, object, remote_id, u).await
+            }
+        }
+    }
 }

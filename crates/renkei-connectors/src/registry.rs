@@ -224,7 +224,13 @@ static HUBSPOT: ProviderInfo = ProviderInfo {
     refresh_margin: Duration::from_secs(5 * 60),
     rotates_refresh_tokens: false,
     member_connections: true,
-    capabilities: &["connect", "member_connections", "users"],
+    capabilities: &[
+        "connect",
+        "member_connections",
+        "users",
+        "people",
+        "people_webhooks",
+    ],
     // Public apps: 110 requests per 10 seconds per account
     // (https://developers.hubspot.com/docs/api/usage-details).
     rate: (10, 10),
@@ -246,7 +252,7 @@ static SALESFORCE: ProviderInfo = ProviderInfo {
     refresh_margin: Duration::from_secs(10 * 60),
     rotates_refresh_tokens: true,
     member_connections: false,
-    capabilities: &["connect", "users"],
+    capabilities: &["connect", "users", "people"],
     // Salesforce limits calls per day and long-running requests at a time, not per second;
     // this pace only keeps a burst from one tenant within reason.
     rate: (25, 25),
@@ -273,7 +279,7 @@ static ZOHO_CRM: ProviderInfo = ProviderInfo {
     refresh_margin: Duration::from_secs(5 * 60),
     rotates_refresh_tokens: false,
     member_connections: false,
-    capabilities: &["connect", "users"],
+    capabilities: &["connect", "users", "people"],
     // Zoho limits concurrent calls per org (10 to 25 by edition) and credits per day
     // (https://www.zoho.com/crm/developer/docs/api/v8/api-limits.html).
     rate: (10, 10),

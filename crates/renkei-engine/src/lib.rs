@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod people;
 pub mod routing;
 pub mod settings;
+pub mod sync;
 pub mod vault;
 pub mod worker;
 

@@ -203,6 +203,15 @@ impl Vault {
         &self.store
     }
 
+    /// The connectors, shared (for services that call providers through this vault).
+    pub fn shared_connectors(&self) -> &Arc<Connectors> {
+        &self.connectors
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
     }

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use renkei_connectors::{Connectors, ProvidersConfig};
 use renkei_core::Keyring;
 use renkei_engine::connect::{ConnectConfig, ConnectService};
+use renkei_engine::sync::{SyncOptions, SyncService};
 use renkei_engine::vault::{Vault, VaultOptions};
 use renkei_engine::{Runtime, SystemClock, Wake};
 use renkei_store::{Store, StoreOptions};
@@ -34,6 +35,10 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// The connect flow.
     pub connect: Arc<ConnectService>,
+    /// People import and sync.
+    pub sync: Arc<SyncService>,
+    /// The URL browsers and providers reach renkei at (no trailing slash).
+    pub public_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +65,7 @@ pub fn router(state: AppState, max_body_bytes: usize, mounts: Vec<Mount>) -> Rou
     let mut app = Router::new()
         .merge(routes::ops())
         .merge(routes::connect())
+        .merge(routes::webhooks())
         .merge(v1);
     for Mount { path, service, .. } in mounts {
         app = app.nest_service(path, service);
@@ -96,6 +102,7 @@ pub struct RunningApp {
     http: Option<tokio::task::JoinHandle<()>>,
     workers: Option<renkei_engine::worker::RuntimeHandle>,
     keepalive: Option<tokio::task::JoinHandle<()>>,
+    scheduler: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A service mounted beside renkei's API, outside its API-key authentication: the sandbox
@@ -131,14 +138,6 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
     .await?;
     store.migrate().await?;
     let _ = telemetry::prometheus();
-
-    let runtime = Runtime::new(
-        store.clone(),
-        renkei_engine::registry(),
-        config.worker_config(),
-    );
-    let wake = runtime.wake();
-    let workers = config.role.runs_workers().then(|| runtime.start());
 
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let mut addr = None;
@@ -179,6 +178,26 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
         Arc::new(SystemClock),
         VaultOptions::default(),
     ));
+    let sync = Arc::new(SyncService::new(
+        vault.clone(),
+        SyncOptions {
+            slice: Duration::from_secs(config.sync.slice_seconds.max(1)),
+            overlap: Duration::from_secs(config.sync.overlap_seconds),
+        },
+    ));
+    let mut registry = renkei_engine::registry();
+    renkei_engine::sync::register(&mut registry, sync.clone());
+    let runtime = Runtime::new(store.clone(), registry, config.worker_config());
+    let wake = runtime.wake();
+    let workers = config.role.runs_workers().then(|| runtime.start());
+    let scheduler = config.role.runs_workers().then(|| {
+        spawn_scheduler(
+            sync.clone(),
+            wake.clone(),
+            Duration::from_secs(config.sync.scheduler_interval_seconds.max(1)),
+            stop.subscribe(),
+        )
+    });
     let keepalive = config.role.runs_workers().then(|| {
         spawn_keepalive(
             vault.clone(),
@@ -209,6 +228,8 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
                 intake,
                 vault,
                 connect,
+                sync,
+                public_url: public_url.clone(),
             },
             config.max_body_bytes,
             mounts,
@@ -251,6 +272,7 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
         http,
         workers,
         keepalive,
+        scheduler,
     })
 }
 
@@ -282,6 +304,35 @@ fn spawn_keepalive(
     })
 }
 
+/// Starts the runs that are due, every `every` until `stop` (`[sync]
+/// scheduler_interval_seconds`; each connection's own interval is in its settings, default five
+/// minutes, and this only bounds how late a run may start). Several processes
+/// may run it at once: a connection has at most one active run (a unique index), and each
+/// start moves the connection's next time forward.
+fn spawn_scheduler(
+    sync: Arc<SyncService>,
+    wake: Wake,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            match sync.schedule_due(100).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(started = n, "scheduled sync runs");
+                    wake.notify();
+                }
+                Err(e) => tracing::warn!(code = e.code(), error = %e, "sync scheduler pass failed"),
+            }
+        }
+    })
+}
+
 impl RunningApp {
     /// Stops accepting requests, lets in-flight requests and jobs finish within their grace
     /// periods, hands back unfinished jobs, and closes the database.
@@ -294,6 +345,9 @@ impl RunningApp {
             w.shutdown().await;
         }
         if let Some(k) = self.keepalive {
+            let _ = k.await;
+        }
+        if let Some(k) = self.scheduler {
             let _ = k.await;
         }
         self.store.close().await;

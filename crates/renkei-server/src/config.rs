@@ -77,6 +77,7 @@ pub struct Config {
     /// OAuth clients and URL overrides per provider (`[providers.hubspot]` …).
     pub providers: renkei_connectors::ProvidersConfig,
     pub connections: ConnectionSettings,
+    pub sync: SyncSettings,
     /// The keyring material from `RENKEI_SECRET_KEY`; never read from the file, so that a
     /// config file can be committed or shared without leaking the key.
     #[serde(skip)]
@@ -105,6 +106,28 @@ impl Default for ConnectionSettings {
             keepalive_interval_seconds: 3600,
             connect_link_ttl_seconds: 1800,
             oauth_state_ttl_seconds: 900,
+        }
+    }
+}
+
+/// People import and sync (the per-connection choices are in each connection's settings).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// How often worker processes look for connections whose sync is due. Default 30 s.
+    pub scheduler_interval_seconds: u64,
+    /// How long one sync job pages before handing over to the next. Default 20 s.
+    pub slice_seconds: u64,
+    /// How far before a run's start the next incremental window begins. Default 300 s.
+    pub overlap_seconds: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            scheduler_interval_seconds: 30,
+            slice_seconds: 20,
+            overlap_seconds: 300,
         }
     }
 }
@@ -140,6 +163,7 @@ impl Default for Config {
             public_url: None,
             providers: renkei_connectors::ProvidersConfig::default(),
             connections: ConnectionSettings::default(),
+            sync: SyncSettings::default(),
             secret_key: None,
         }
     }

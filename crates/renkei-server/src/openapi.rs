@@ -6,7 +6,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{connections, events, ops, tenants};
+use crate::routes::{connections, events, ops, people, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,9 @@ use crate::routes::{connections, events, ops, tenants};
         connections::put_member_connection, connections::delete_member_connection,
         connections::list_users, connections::put_user_mappings, connections::get_user_mappings,
         connections::get_health,
+        people::get_settings, people::put_settings, people::post_sync_run,
+        people::list_sync_runs, people::get_sync_run, people::list_people, people::get_person,
+        people::list_changes,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),

@@ -298,6 +298,27 @@ impl Store {
     }
 
     /// Every connection of a tenant (tenant-level first, then members'), by provider.
+    /// Every tenant-level connection to `provider`'s account `account_id`, whatever the
+    /// tenant (a provider's webhook names the account, not the tenant).
+    pub async fn connections_by_account(
+        &self,
+        provider: &str,
+        account_id: &str,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections
+             WHERE provider = $1 AND account_id = $2 AND member_id = '' ORDER BY id"
+        );
+        on_pool!(self, read, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(provider)
+                .bind(account_id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(from_row).collect()
+        })
+    }
+
     pub async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1

@@ -311,14 +311,15 @@ impl Store {
         Ok(())
     }
 
-    /// Active tenant-level connections whose next sync is due, oldest first.
+    /// Active tenant-level connections whose next sync is due, oldest first. A connection that
+    /// never synced (no time set) is due at once: connecting starts the first import.
     pub async fn due_syncs(&self, now: Millis, limit: i64) -> Result<Vec<i64>, StoreError> {
         on_pool!(self, read, |pool| {
             Ok(sqlx::query_scalar(
                 "SELECT id FROM connections
-                 WHERE next_sync_at IS NOT NULL AND next_sync_at <= $1 AND status = 'active'
+                 WHERE (next_sync_at IS NULL OR next_sync_at <= $1) AND status = 'active'
                    AND member_id = ''
-                 ORDER BY next_sync_at LIMIT $2",
+                 ORDER BY COALESCE(next_sync_at, 0), id LIMIT $2",
             )
             .bind(now.0)
             .bind(limit.max(0))

@@ -57,6 +57,21 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Print a one-time link to the connect page of TENANT for PROVIDER.
     Connect(ConnectArgs),
+    /// Start an import of TENANT's people from PROVIDER and show its progress until it ends.
+    Sync(SyncArgs),
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    tenant: String,
+    /// hubspot, salesforce or zoho_crm.
+    provider: String,
+    /// Import everything again (default: incremental once the first import is done).
+    #[arg(long)]
+    initial: bool,
+    /// Start the run and return without waiting.
+    #[arg(long)]
+    no_wait: bool,
 }
 
 #[derive(Args)]
@@ -298,7 +313,118 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }) => send_events(&tenant, &file, &url, &api_key, batch).await,
         Command::Jobs(cmd) => jobs(cmd, &config).await,
         Command::Connect(args) => connect(args, &config).await,
+        Command::Sync(args) => sync(args, &config).await,
     }
+}
+
+/// `renkei sync TENANT PROVIDER`: starts a run in the database the server uses (its workers
+/// do the work) and follows it with a progress line until it ends. Exits non-zero when the
+/// run fails.
+async fn sync(args: SyncArgs, config: &Config) -> anyhow::Result<()> {
+    use renkei_engine::sync::{Progress, RunKind, SyncOptions, SyncService};
+    let provider = renkei_connectors::Provider::parse(&args.provider).with_context(|| {
+        format!(
+            "unknown provider {:?}; renkei imports from hubspot, salesforce and zoho_crm",
+            args.provider
+        )
+    })?;
+    let tenant = TenantId::parse(&args.tenant).context("TENANT")?;
+    let store = open_store(config).await?;
+    if store.get_tenant(&tenant).await?.is_none() {
+        bail!("no tenant {tenant}; create it first with PUT /v1/tenants/{tenant}");
+    }
+    let connectors = renkei_connectors::Connectors::new(
+        &config.providers,
+        renkei_connectors::http::HttpConfig::default(),
+    )?;
+    let vault = std::sync::Arc::new(renkei_engine::vault::Vault::new(
+        store.clone(),
+        std::sync::Arc::new(config.keyring()?),
+        std::sync::Arc::new(connectors),
+        std::sync::Arc::new(renkei_engine::SystemClock),
+        Default::default(),
+    ));
+    let service = SyncService::new(vault, SyncOptions::default());
+    let kind = args.initial.then_some(RunKind::Initial);
+    let started = service
+        .start(&tenant, provider, kind, "cli")
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+    let id = started.run.id;
+    if started.created {
+        eprintln!("started {} sync run {id}", started.run.kind);
+    } else {
+        eprintln!(
+            "run {id} ({}) was already under way; following it",
+            started.run.kind
+        );
+    }
+    if args.no_wait {
+        println!("{id}");
+        store.close().await;
+        return Ok(());
+    }
+    // Providers do not say how many records a listing holds, so the bar counts up.
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let started_at = std::time::Instant::now();
+    let mut last_change = std::time::Instant::now();
+    let mut last_pages = u64::MAX;
+    let run = loop {
+        let run = store
+            .get_sync_run(id)
+            .await?
+            .context("the run disappeared (was the connection removed?)")?;
+        let p: Progress = serde_json::from_str(&run.progress).unwrap_or_default();
+        let skipped: u64 = p.skipped.values().sum();
+        let rate = p.fetched as f64 / started_at.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "{} · fetched {} · imported {} · updated {} · removed {} · skipped {} · pages {} · API calls {} · {:.0}/s{}",
+            run.status,
+            p.fetched,
+            p.imported,
+            p.updated,
+            p.removed,
+            skipped,
+            p.pages,
+            p.api_calls,
+            rate,
+            p.waiting.as_deref().map(|w| format!(" · waiting: {w}")).unwrap_or_default(),
+        ));
+        if !run.is_active() {
+            break run;
+        }
+        if p.pages != last_pages {
+            last_pages = p.pages;
+            last_change = std::time::Instant::now();
+        } else if last_change.elapsed() > Duration::from_secs(60) && run.status == "queued" {
+            bar.println("no progress for a minute: is a renkei worker (`renkei serve`) running on this database?");
+            last_change = std::time::Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    bar.finish();
+    store.close().await;
+    let p: Progress = serde_json::from_str(&run.progress).unwrap_or_default();
+    println!(
+        "{}",
+        serde_json::json!({
+            "id": run.id, "status": run.status, "kind": run.kind, "progress": p,
+            "error": run.error_code.as_ref().map(|c| serde_json::json!({"code": c, "message": run.error})),
+        })
+    );
+    if run.status != "succeeded" {
+        bail!(
+            "sync run {id} {}: {}",
+            run.status,
+            run.error.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    Ok(())
 }
 
 /// `renkei connect TENANT PROVIDER`: a connect link for operators, made in the database the

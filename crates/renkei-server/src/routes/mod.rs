@@ -9,7 +9,9 @@ pub mod connect;
 pub mod connections;
 pub mod events;
 pub mod ops;
+pub mod people;
 pub mod tenants;
+pub mod webhooks;
 
 /// Unauthenticated operational routes.
 pub fn ops() -> Router<AppState> {
@@ -25,6 +27,14 @@ pub fn connect() -> Router<AppState> {
     Router::new()
         .route("/connect/{token}", get(connect::page).post(connect::start))
         .route("/oauth/callback", get(connect::callback))
+}
+
+/// Provider webhooks; no API key (the provider's signature is checked instead).
+pub fn webhooks() -> Router<AppState> {
+    Router::new().route(
+        "/webhooks/{provider}",
+        axum::routing::post(webhooks::receive),
+    )
 }
 
 /// The `/v1` API; the caller adds authentication.
@@ -79,4 +89,19 @@ pub fn v1() -> Router<AppState> {
             put(connections::put_user_mappings).get(connections::get_user_mappings),
         )
         .route("/v1/tenants/{tenant}/health", get(connections::get_health))
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/settings",
+            get(people::get_settings).put(people::put_settings),
+        )
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/sync-runs",
+            get(people::list_sync_runs).post(people::post_sync_run),
+        )
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/sync-runs/{id}",
+            get(people::get_sync_run),
+        )
+        .route("/v1/tenants/{tenant}/people", get(people::list_people))
+        .route("/v1/tenants/{tenant}/people/{id}", get(people::get_person))
+        .route("/v1/tenants/{tenant}/changes", get(people::list_changes))
 }

@@ -2,4 +2,5 @@
 
 mod api;
 mod connect;
+mod people;
 mod support;

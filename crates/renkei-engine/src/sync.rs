@@ -1,0 +1,871 @@
+//! Import and sync of the CRMs' people: sync runs, the `sync_run` job that pages through a
+//! provider, the scheduler of incremental runs, and the `sync_records` job that webhooks start.
+//!
+//! **A run** has a plan of steps, one query per object: an initial run lists everything
+//! (`PeopleQuery::All`, with the settings' limits); an incremental run asks for what changed
+//! and what was deleted since each object's cursor (`ChangedSince`, `DeletedSince`). The
+//! `sync_run` job fetches a page through the vault (refresh on expiry and 401 included),
+//! converts it with the connection's settings ([`Normalizer`]), and commits the people, the
+//! change feed and the run's checkpoint (step, provider cursor, counts) in one transaction.
+//! A crash therefore loses at most the page in flight, which is fetched again once on resume.
+//! The job works for a time slice and then hands over to a fresh job in the same transaction,
+//! so a long import neither holds one lease for hours nor starves other work.
+//!
+//! **Windows.** A run's cursors, saved when it succeeds, start `overlap` before the run was
+//! created: changes made at the CRM while the run was paging, or stamped by a clock a little
+//! behind ours, are asked for again next time. Re-fetched, unchanged people cost no write
+//! (their content hash is equal) and produce no change-feed entry.
+//!
+//! **Limits.** A 429 or an exhausted window snoozes the job until the provider's time (no
+//! attempt is spent); 5xx and network failures retry with backoff; an expired token is the
+//! vault's. A provider's daily quota is never spent past the settings' `quota_share`: the run
+//! waits for the next window instead.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use renkei_connectors::people::{PeopleQuery, PersonObject, max_page_size};
+use renkei_connectors::{ConnectorError, Connectors, Provider};
+use renkei_core::{Millis, TenantId};
+use renkei_store::StoreError;
+use renkei_store::people::PageItem;
+use renkei_store::sync::{Created, NewSyncRun, SyncCursor, SyncRun};
+use renkei_store::{Store, Tx};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::jobs::{BoxFuture, Done, JobContext, JobError, JobPayload, Registry};
+use crate::people::Normalizer;
+use crate::settings::{ConnectionSettings, SettingsError};
+use crate::vault::{Target, Vault, VaultError};
+
+/// Tuning of sync runs.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// How long one `sync_run` job pages before handing over to the next.
+    pub slice: Duration,
+    /// How far before a run's start the next incremental window begins.
+    pub overlap: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            slice: Duration::from_secs(20),
+            overlap: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `initial` or `incremental`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Initial,
+    Incremental,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Initial => "initial",
+            RunKind::Incremental => "incremental",
+        }
+    }
+}
+
+/// One step of a run's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub object: PersonObject,
+    pub query: PeopleQuery,
+    /// Stop the step after this many people were kept (the initial `max_records`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// A run's counts, as `GET …/sync-runs/{id}` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Progress {
+    /// Records received from the provider.
+    pub fetched: u64,
+    /// People stored for the first time.
+    pub imported: u64,
+    /// People whose content changed.
+    pub updated: u64,
+    /// People fetched again without a change.
+    pub unchanged: u64,
+    /// People deleted at the provider, or no longer importable.
+    pub removed: u64,
+    /// People not imported, by reason (`missing_phone`, `invalid_phone`, `missing_name`, …).
+    pub skipped: BTreeMap<String, u64>,
+    /// Change-feed entries written.
+    pub changes: u64,
+    pub pages: u64,
+    /// Requests made to the provider.
+    pub api_calls: u64,
+    /// Time spent working (fetching and storing), not waiting.
+    pub elapsed_ms: u64,
+    /// People kept in the current step (for its limit).
+    #[serde(default)]
+    pub step_kept: u64,
+    /// Why the run is waiting, when it is (`rate_limited`, `daily_quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+}
+
+/// The payload of the job that advances a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRunJob {
+    pub run_id: i64,
+}
+
+impl JobPayload for SyncRunJob {
+    const KIND: &'static str = "sync_run";
+    const VERSION: i64 = 1;
+}
+
+/// The payload of the job that syncs named records now (after a webhook).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRecordsJob {
+    pub tenant: TenantId,
+    pub provider: String,
+    pub object: PersonObject,
+    pub changed: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+impl JobPayload for SyncRecordsJob {
+    const KIND: &'static str = "sync_records";
+    const VERSION: i64 = 1;
+    fn tenant(&self) -> Option<TenantId> {
+        Some(self.tenant.clone())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{provider} is not connected")]
+    NotConnected { provider: String },
+    #[error("people sync is turned off in the {provider} connection's settings")]
+    Disabled { provider: String },
+    #[error("{provider} cannot import people")]
+    Unsupported { provider: String },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotConnected { .. } => "tenant_not_connected",
+            SyncError::Disabled { .. } => "sync_disabled",
+            SyncError::Unsupported { .. } => "provider_unsupported",
+            SyncError::Settings(e) => e.code,
+            SyncError::Store(_) => "unavailable",
+        }
+    }
+}
+
+/// A started (or already running) run.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub run: SyncRun,
+    /// False when the connection already had an active run, which is the one returned.
+    pub created: bool,
+}
+
+pub struct SyncService {
+    store: Store,
+    vault: Arc<Vault>,
+    connectors: Arc<Connectors>,
+    clock: Arc<dyn Clock>,
+    options: SyncOptions,
+}
+
+impl SyncService {
+    pub fn new(vault: Arc<Vault>, options: SyncOptions) -> Self {
+        Self {
+            store: vault.store().clone(),
+            connectors: vault.shared_connectors().clone(),
+            clock: vault.clock().clone(),
+            vault,
+            options,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The effective settings of a tenant's connection to `provider`.
+    pub async fn settings(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+    ) -> Result<(renkei_store::connections::Connection, ConnectionSettings), SyncError> {
+        let conn = self
+            .store
+            .get_connection(renkei_store::connections::ConnectionKey {
+                tenant,
+                provider: provider.as_str(),
+                member: None,
+            })
+            .await?
+            .ok_or_else(|| SyncError::NotConnected {
+                provider: provider.as_str().to_owned(),
+            })?;
+        let locale = self.locale(tenant).await?;
+        let s = ConnectionSettings::effective(provider, &locale, &conn.settings)?;
+        Ok((conn, s))
+    }
+
+    async fn locale(&self, tenant: &TenantId) -> Result<String, SyncError> {
+        Ok(self
+            .store
+            .get_tenant(tenant)
+            .await?
+            .map(|t| t.locale)
+            .unwrap_or_else(|| "ja".to_owned()))
+    }
+
+    /// Starts a run of `tenant`'s connection to `provider`, or answers the active one.
+    /// `kind: None` chooses: incremental when every object has a cursor, else initial.
+    pub async fn start(
+        &self,
+        tenant: &TenantId,
+        provider: Provider,
+        kind: Option<RunKind>,
+        started_by: &str,
+    ) -> Result<Started, SyncError> {
+        if !provider.info().capabilities.contains(&"people") {
+            return Err(SyncError::Unsupported {
+                provider: provider.as_str().to_owned(),
+            });
+        }
+        let (conn, settings) = self.settings(tenant, provider).await?;
+        if !settings.people.enabled {
+            return Err(SyncError::Disabled {
+                provider: provider.as_str().to_owned(),
+            });
+        }
+        let now = self.clock.now();
+        let mut cursors = HashMap::new();
+        for o in &settings.people.objects {
+            if let Some(c) = self.store.get_sync_cursor(conn.id, o.as_str()).await? {
+                cursors.insert(*o, c);
+            }
+        }
+        let kind = kind.unwrap_or(if cursors.len() == settings.people.objects.len() {
+            RunKind::Incremental
+        } else {
+            RunKind::Initial
+        });
+        let initial = &settings.people.initial;
+        let mut steps = Vec::new();
+        for o in &settings.people.objects {
+            match (kind, cursors.get(o)) {
+                (RunKind::Incremental, Some(c)) => {
+                    steps.push(Step {
+                        object: *o,
+                        query: PeopleQuery::ChangedSince {
+                            since: c.changed_since,
+                        },
+                        limit: None,
+                    });
+                    steps.push(Step {
+                        object: *o,
+                        query: PeopleQuery::DeletedSince {
+                            since: c.deleted_since,
+                        },
+                        limit: None,
+                    });
+                }
+                // An object without a cursor (new in the settings) is imported in full.
+                _ => steps.push(Step {
+                    object: *o,
+                    query: PeopleQuery::All {
+                        updated_since: initial
+                            .updated_within_days
+                            .map(|d| now.plus_ms(-(i64::from(d) * 86_400_000))),
+                        newest_first: initial.max_records.is_some(),
+                    },
+                    limit: initial.max_records,
+                }),
+            }
+        }
+        let plan = serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into());
+        let progress = serde_json::to_string(&Progress::default()).unwrap_or_default();
+        let mut tx = self.store.begin().await?;
+        let created = self
+            .store
+            .create_sync_run(
+                &mut tx,
+                &NewSyncRun {
+                    tenant,
+                    connection_id: conn.id,
+                    provider: provider.as_str(),
+                    kind: kind.as_str(),
+                    started_by,
+                    plan: &plan,
+                    progress: &progress,
+                },
+                now,
+            )
+            .await?;
+        let (id, fresh) = match created {
+            Created::New(id) => {
+                self.store
+                    .enqueue(&mut tx, &SyncRunJob { run_id: id }.to_job(now), now)
+                    .await?;
+                (id, true)
+            }
+            Created::Active(id) => (id, false),
+        };
+        tx.commit().await?;
+        let run = self
+            .store
+            .get_sync_run(id)
+            .await?
+            .ok_or_else(|| StoreError::Decode("a created sync run vanished".into()))?;
+        Ok(Started {
+            run,
+            created: fresh,
+        })
+    }
+
+    /// Starts incremental runs of the connections whose time has come; returns how many.
+    pub async fn schedule_due(&self, limit: i64) -> Result<usize, SyncError> {
+        let now = self.clock.now();
+        let mut n = 0;
+        for id in self.store.due_syncs(now, limit).await? {
+            let Some(conn) = self.store.get_connection_fresh(id).await? else {
+                continue;
+            };
+            let Some(provider) = Provider::parse(&conn.provider) else {
+                continue;
+            };
+            let result = self
+                .start(&conn.tenant_id, provider, None, "schedule")
+                .await;
+            let interval = match &result {
+                Ok(_) => {
+                    n += 1;
+                    self.settings(&conn.tenant_id, provider)
+                        .await
+                        .map(|(_, s)| s.people.interval_seconds)
+                        .unwrap_or(300)
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %conn.tenant_id, provider = %conn.provider,
+                        code = e.code(), "scheduled sync not started");
+                    // Try again later rather than every tick.
+                    3600
+                }
+            };
+            let mut tx = self.store.begin().await?;
+            self.store
+                .set_next_sync_at(
+                    &mut tx,
+                    id,
+                    Some(now.plus_ms(i64::try_from(interval).unwrap_or(300) * 1000)),
+                )
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
+    /// Advances a run for one time slice (the `sync_run` job).
+    async fn run_slice(&self, ctx: JobContext<'_>, job: SyncRunJob) -> Result<Done, JobError> {
+        let Some(run) = self.store.get_sync_run(job.run_id).await? else {
+            return Ok(Done::Completed);
+        };
+        if !run.is_active() {
+            return Ok(Done::Completed);
+        }
+        let Some(provider) = Provider::parse(&run.provider) else {
+            return self
+                .fail(
+                    &ctx,
+                    &run,
+                    &Progress::default(),
+                    "provider_unsupported",
+                    "unknown provider",
+                )
+                .await;
+        };
+        let mut progress: Progress = serde_json::from_str(&run.progress).unwrap_or_default();
+        let steps: Vec<Step> = match serde_json::from_str(&run.plan) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .fail(&ctx, &run, &progress, "plan_invalid", &e.to_string())
+                    .await;
+            }
+        };
+        let tenant = run.tenant_id.clone();
+        let (region, locale) = match self.store.get_tenant(&tenant).await? {
+            Some(t) => (t.default_region, t.locale),
+            None => return Ok(Done::Completed),
+        };
+        let Some(conn) = self.store.get_connection_fresh(run.connection_id).await? else {
+            return Ok(Done::Completed);
+        };
+        let settings = match ConnectionSettings::effective(provider, &locale, &conn.settings) {
+            Ok(s) => s,
+            Err(e) => return self.fail(&ctx, &run, &progress, e.code, &e.message).await,
+        };
+        let normalizer = Normalizer::new(&region, settings.people.clone());
+        let target = Target::tenant(&tenant, provider);
+        let deadline = Instant::now() + self.options.slice;
+        let mut step = usize::try_from(run.step).unwrap_or(0);
+        let mut cursor = run.cursor.clone();
+        progress.waiting = None;
+        loop {
+            let Some(st) = steps.get(step) else {
+                return self.succeed(&ctx, &run, &steps, &progress).await;
+            };
+            if let Some(until) = self.quota_wait(provider, &conn, settings.people.quota_share) {
+                return Err(JobError::Snooze {
+                    reason: "daily quota share used".into(),
+                    until,
+                });
+            }
+            let started = Instant::now();
+            let connectors = self.connectors.clone();
+            let st2 = st.clone();
+            let cur = cursor.clone();
+            let fetched = self
+                .vault
+                .call(&target, move |a| {
+                    let connectors = connectors.clone();
+                    let st = st2.clone();
+                    let cur = cur.clone();
+                    async move {
+                        connectors
+                            .people_page(
+                                provider,
+                                a.session(),
+                                st.object,
+                                &st.query,
+                                cur.as_deref(),
+                            )
+                            .await
+                    }
+                })
+                .await;
+            let page = match fetched {
+                Ok(p) => p,
+                // The provider dropped the server-side cursor (a Salesforce query locator, a
+                // Zoho page token after 24 h): start the step again. Re-fetched people are
+                // unchanged and cost no write.
+                Err(VaultError::Connector(ConnectorError::Invalid { code, .. }))
+                    if code == "cursor_expired" && cursor.is_some() =>
+                {
+                    tracing::info!(run = run.id, "provider cursor expired; restarting the step");
+                    cursor = None;
+                    progress.step_kept = 0;
+                    continue;
+                }
+                Err(e) => return self.on_error(&ctx, &run, &progress, e).await,
+            };
+            progress.pages += 1;
+            progress.api_calls += u64::from(page.api_calls);
+            progress.fetched += page.people.len() as u64;
+
+            // Convert, dedupe within the page (the last occurrence wins), apply the limit.
+            let mut items: Vec<PageItem> = Vec::with_capacity(page.people.len());
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            let mut limit_reached = false;
+            for p in &page.people {
+                if let Some(l) = st.limit
+                    && progress.step_kept >= l
+                {
+                    limit_reached = true;
+                    break;
+                }
+                match normalizer.convert(p) {
+                    Ok(item) => {
+                        let key = p.remote_id.clone();
+                        match seen.get(&key) {
+                            Some(&i) => items[i] = item,
+                            None => {
+                                seen.insert(key, items.len());
+                                items.push(item);
+                                progress.step_kept += 1;
+                            }
+                        }
+                    }
+                    Err(reason) => {
+                        *progress
+                            .skipped
+                            .entry(reason.as_str().to_owned())
+                            .or_default() += 1;
+                    }
+                }
+            }
+            if let Some(l) = st.limit
+                && progress.step_kept >= l
+            {
+                limit_reached = true;
+            }
+            let (next_step, next_cursor) = match page.next {
+                Some(c) if !limit_reached => (step, Some(c)),
+                _ => (step + 1, None),
+            };
+            if next_step != step {
+                progress.step_kept = 0;
+            }
+            let now = self.clock.now();
+            let mut tx = self.store.begin().await?;
+            let out = self
+                .store
+                .apply_people(&mut tx, &tenant, provider.as_str(), &items, now)
+                .await?;
+            progress.imported += out.inserted;
+            progress.updated += out.updated;
+            progress.unchanged += out.unchanged;
+            progress.removed += out.removed;
+            progress.changes += out.changes;
+            progress.elapsed_ms += started.elapsed().as_millis() as u64;
+            let json = serde_json::to_string(&progress).unwrap_or_default();
+            self.store
+                .save_sync_checkpoint(
+                    &mut tx,
+                    run.id,
+                    next_step as i64,
+                    next_cursor.as_deref(),
+                    &json,
+                    now,
+                )
+                .await?;
+            step = next_step;
+            cursor = next_cursor;
+            if step < steps.len() && Instant::now() >= deadline {
+                // Hand over to a fresh job in the same transaction as this page.
+                self.store
+                    .enqueue(&mut tx, &SyncRunJob { run_id: run.id }.to_job(now), now)
+                    .await?;
+                self.store
+                    .complete_job_in(&mut tx, &ctx.lease(), now)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Done::CompletedInTx);
+            }
+            tx.commit().await?;
+            metrics::counter!("renkei_sync_pages_total", "provider" => provider.as_str())
+                .increment(1);
+        }
+    }
+
+    /// When the provider's daily window is used past `share`, until when to wait.
+    fn quota_wait(
+        &self,
+        provider: Provider,
+        conn: &renkei_store::connections::Connection,
+        share: f64,
+    ) -> Option<Millis> {
+        let account = conn.account_id.as_deref().unwrap_or_default();
+        let state = self
+            .connectors
+            .http
+            .budget_state(&format!("{}:{account}", provider.as_str()))?;
+        let daily = state.daily()?;
+        let (limit, remaining) = (daily.limit? as f64, daily.remaining as f64);
+        if limit <= 0.0 || (limit - remaining) / limit < share {
+            return None;
+        }
+        let until = daily
+            .resets_at
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| Millis(d.as_millis() as i64))
+            .unwrap_or_else(|| self.clock.now().plus_ms(3_600_000));
+        Some(until)
+    }
+
+    async fn on_error(
+        &self,
+        ctx: &JobContext<'_>,
+        run: &SyncRun,
+        progress: &Progress,
+        e: VaultError,
+    ) -> Result<Done, JobError> {
+        let now = self.clock.now();
+        if let VaultError::Connector(ConnectorError::RateLimited { retry_after, .. }) = &e {
+            let wait = retry_after.unwrap_or(Duration::from_secs(30));
+            self.note_waiting(run, progress, "rate_limited").await?;
+            return Err(JobError::Snooze {
+                reason: "rate limited".into(),
+                until: now.plus_ms(wait.as_millis() as i64),
+            });
+        }
+        if e.is_retryable() && ctx.job.attempt < ctx.job.max_attempts {
+            let after = match &e {
+                VaultError::Connector(c) => c.retry_after(),
+                _ => None,
+            };
+            return Err(JobError::Retry {
+                error: e.to_string(),
+                after,
+            });
+        }
+        self.fail(ctx, run, progress, e.code(), &e.to_string())
+            .await
+    }
+
+    async fn note_waiting(
+        &self,
+        run: &SyncRun,
+        progress: &Progress,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let mut p = progress.clone();
+        p.waiting = Some(why.to_owned());
+        let mut tx = self.store.begin().await?;
+        self.store
+            .save_sync_checkpoint(
+                &mut tx,
+                run.id,
+                run.step,
+                run.cursor.as_deref(),
+                &serde_json::to_string(&p).unwrap_or_default(),
+                self.clock.now(),
+            )
+            .await?;
+        tx.commit().await
+    }
+
+    async fn fail(
+        &self,
+        ctx: &JobContext<'_>,
+        run: &SyncRun,
+        progress: &Progress,
+        code: &str,
+        message: &str,
+    ) -> Result<Done, JobError> {
+        tracing::warn!(run = run.id, provider = %run.provider, code, "sync run failed");
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        self.store
+            .finish_sync_run(
+                &mut tx,
+                run.id,
+                "failed",
+                &serde_json::to_string(progress).unwrap_or_default(),
+                Some((code, message)),
+                now,
+            )
+            .await?;
+        self.store
+            .complete_job_in(&mut tx, &ctx.lease(), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Done::CompletedInTx)
+    }
+
+    async fn succeed(
+        &self,
+        ctx: &JobContext<'_>,
+        run: &SyncRun,
+        steps: &[Step],
+        progress: &Progress,
+    ) -> Result<Done, JobError> {
+        let now = self.clock.now();
+        let from = run
+            .created_at
+            .plus_ms(-(self.options.overlap.as_millis() as i64));
+        let mut tx = self.store.begin().await?;
+        let mut objects: Vec<PersonObject> = steps.iter().map(|s| s.object).collect();
+        objects.dedup();
+        for o in objects {
+            self.store
+                .set_sync_cursor(
+                    &mut tx,
+                    run.connection_id,
+                    o.as_str(),
+                    SyncCursor {
+                        changed_since: from,
+                        deleted_since: from,
+                    },
+                    now,
+                )
+                .await?;
+        }
+        self.schedule_next(&mut tx, run, now).await?;
+        self.store
+            .finish_sync_run(
+                &mut tx,
+                run.id,
+                "succeeded",
+                &serde_json::to_string(progress).unwrap_or_default(),
+                None,
+                now,
+            )
+            .await?;
+        self.store
+            .complete_job_in(&mut tx, &ctx.lease(), now)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(run = run.id, provider = %run.provider, kind = %run.kind,
+            imported = progress.imported, updated = progress.updated, removed = progress.removed,
+            pages = progress.pages, "sync run succeeded");
+        Ok(Done::CompletedInTx)
+    }
+
+    async fn schedule_next(
+        &self,
+        tx: &mut Tx,
+        run: &SyncRun,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let interval = match Provider::parse(&run.provider) {
+            Some(p) => self
+                .settings(&run.tenant_id, p)
+                .await
+                .map(|(_, s)| s.people.interval_seconds)
+                .unwrap_or(300),
+            None => 300,
+        };
+        self.store
+            .set_next_sync_at(
+                tx,
+                run.connection_id,
+                Some(now.plus_ms(i64::try_from(interval).unwrap_or(300) * 1000)),
+            )
+            .await
+    }
+
+    /// Syncs the named records now (the `sync_records` job, after a webhook).
+    async fn sync_records(
+        &self,
+        ctx: JobContext<'_>,
+        job: SyncRecordsJob,
+    ) -> Result<Done, JobError> {
+        let Some(provider) = Provider::parse(&job.provider) else {
+            return Err(JobError::Permanent(format!(
+                "unknown provider {}",
+                job.provider
+            )));
+        };
+        let (conn, settings) = match self.settings(&job.tenant, provider).await {
+            Ok(x) => x,
+            Err(SyncError::Store(e)) => return Err(e.into()),
+            // Disconnected since the webhook came: nothing to sync into.
+            Err(_) => return Ok(Done::Completed),
+        };
+        let _ = conn;
+        if !settings.people.enabled || !settings.people.objects.contains(&job.object) {
+            return Ok(Done::Completed);
+        }
+        let region = self
+            .store
+            .get_tenant(&job.tenant)
+            .await?
+            .map(|t| t.default_region)
+            .unwrap_or_else(|| "JP".into());
+        let normalizer = Normalizer::new(&region, settings.people.clone());
+        let target = Target::tenant(&job.tenant, provider);
+        let connectors = self.connectors.clone();
+        let ids = job.changed.clone();
+        let object = job.object;
+        let found = self
+            .vault
+            .call(&target, move |a| {
+                let connectors = connectors.clone();
+                let ids = ids.clone();
+                async move {
+                    connectors
+                        .people_by_ids(provider, a.session(), object, &ids)
+                        .await
+                }
+            })
+            .await;
+        let found = match found {
+            Ok(f) => f,
+            Err(VaultError::Connector(ConnectorError::RateLimited { retry_after, .. })) => {
+                return Err(JobError::Snooze {
+                    reason: "rate limited".into(),
+                    until: ctx
+                        .now()
+                        .plus_ms(retry_after.unwrap_or(Duration::from_secs(30)).as_millis() as i64),
+                });
+            }
+            Err(e) if e.is_retryable() => return Err(JobError::retry(e.to_string())),
+            Err(e) => return Err(JobError::Permanent(format!("{}: {e}", e.code()))),
+        };
+        let now = ctx.now();
+        let mut items = Vec::new();
+        let mut present = std::collections::HashSet::new();
+        for p in &found {
+            present.insert(p.remote_id.clone());
+            match normalizer.convert(p) {
+                Ok(i) => items.push(i),
+                // No longer importable: leaves the host app's view like a deletion.
+                Err(_) => items.push(PageItem::Remove {
+                    object: p.object.as_str().to_owned(),
+                    remote_id: p.remote_id.clone(),
+                    at: p.updated_at,
+                }),
+            }
+        }
+        for id in job
+            .changed
+            .iter()
+            .filter(|i| !present.contains(*i))
+            .chain(&job.deleted)
+        {
+            if items
+                .iter()
+                .any(|i| matches!(i, PageItem::Remove { remote_id, .. } if remote_id == id))
+            {
+                continue;
+            }
+            items.push(PageItem::Remove {
+                object: job.object.as_str().to_owned(),
+                remote_id: id.clone(),
+                at: now,
+            });
+        }
+        let mut tx = self.store.begin().await?;
+        self.store
+            .apply_people(&mut tx, &job.tenant, provider.as_str(), &items, now)
+            .await?;
+        self.store
+            .complete_job_in(&mut tx, &ctx.lease(), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Done::CompletedInTx)
+    }
+
+    /// Enqueues a `sync_records` job (webhook intake).
+    pub async fn enqueue_records(&self, job: SyncRecordsJob) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.store
+            .enqueue_one(&job.to_job(now), now)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The page size each provider's import asks for; re-exported for the benchmarks' arithmetic.
+pub fn page_size(p: Provider) -> usize {
+    max_page_size(p)
+}
+
+/// Registers the sync jobs' handlers.
+pub fn register(r: &mut Registry, sync: Arc<SyncService>) {
+    let s = sync.clone();
+    r.register::<SyncRunJob, _>(move |ctx, job| -> BoxFuture<'_, Result<Done, JobError>> {
+        let s = s.clone();
+        Box::pin(async move { s.run_slice(ctx, job).await })
+    });
+    let s = sync;
+    r.register::<SyncRecordsJob, _>(move |ctx, job| -> BoxFuture<'_, Result<Done, JobError>> {
+        let s = s.clone();
+        Box::pin(async move { s.sync_records(ctx, job).await })
+    });
+}
