@@ -24,6 +24,7 @@ pub mod settings;
 pub mod sync;
 pub mod vault;
 pub mod worker;
+pub mod writeback;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use jobs::{Done, JobContext, JobError, JobPayload, Registry};

@@ -206,6 +206,83 @@ impl Store {
         })
     }
 
+    /// One event by its sequence number.
+    pub async fn get_event_by_seq(
+        &self,
+        tenant: &TenantId,
+        seq: i64,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND seq = $2");
+        on_pool!(self, write, |pool| {
+            let row = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(seq)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    /// Records a pending delivery in `tx`; `None` when the (event, connection, step) already
+    /// has one (a routing job that ran twice).
+    pub async fn insert_delivery(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        event_seq: i64,
+        connection_id: i64,
+        step: &str,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        on_tx!(tx, |conn| {
+            Ok(sqlx::query_scalar(
+                "INSERT INTO deliveries (tenant_id, event_seq, connection_id, step, status,
+                     attempts, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
+                 ON CONFLICT (event_seq, connection_id, step) DO NOTHING
+                 RETURNING id",
+            )
+            .bind(tenant.as_str())
+            .bind(event_seq)
+            .bind(connection_id)
+            .bind(step)
+            .bind(now.0)
+            .fetch_optional(&mut *conn)
+            .await?)
+        })
+    }
+
+    /// Records an attempt of a delivery: its new status (`pending` while it will be retried,
+    /// `succeeded`, `failed`), the provider's HTTP status, the remote ids written, the error.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_delivery_attempt(
+        &self,
+        id: i64,
+        status: &str,
+        provider_status: Option<i64>,
+        remote_ids: Option<&Value>,
+        error: Option<&str>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let remote = remote_ids.map(|v| v.to_string());
+        on_pool!(self, write, |pool| {
+            sqlx::query(
+                "UPDATE deliveries SET status = $2, attempts = attempts + 1, provider_status = $3,
+                     remote_ids = COALESCE($4, remote_ids), error = $5, updated_at = $6
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(status)
+            .bind(provider_status)
+            .bind(remote.as_deref())
+            .bind(error)
+            .bind(now.0)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
     /// The deliveries an event caused, oldest first.
     pub async fn list_event_deliveries(
         &self,

@@ -68,13 +68,17 @@ pub async fn run_sync(app: &TestApp, tenant: &str, provider: &str, kind: Option<
     assert!(s == 202 || s == 200, "{s} {run}");
     let id = run["id"].as_i64().unwrap();
     let path = format!("/v1/tenants/{tenant}/connections/{provider}/sync-runs/{id}");
-    let mut last = Value::Null;
-    app.eventually("the sync run to end", async || {
+    // Importing 10,000 people takes seconds in a debug build, longer on a busy machine: this
+    // waits on the run's progress, not on a fixed time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let last = loop {
         let (_, r) = app.send("GET", &path, None).await;
-        last = r;
-        last["status"] != "queued" && last["status"] != "running"
-    })
-    .await;
+        if r["status"] != "queued" && r["status"] != "running" {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(last["status"], "succeeded", "{last}");
     last
 }
@@ -647,5 +651,124 @@ async fn hubspot_import_then_webhooks_sync_at_once() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    app.stop().await;
+}
+
+/// `customer.updated` writes the two-way fields back to the Salesforce record (PRODUCT.md 4.3),
+/// once, and never the import-only ones; an unknown customer writes nothing, visibly.
+#[tokio::test]
+async fn customer_updated_writes_sync_fields_back() {
+    let app = TestApp::start_sandboxed(quiet_scheduler).await;
+    app.put_tenant("acme").await;
+    sandbox(&app, "salesforce", "seed", json!({"count": 40, "seed": 9})).await;
+    let tokens = connect_minted(&app, "acme", "salesforce").await;
+    run_sync(&app, "acme", "salesforce", None).await;
+    let people = all_people(&app, "acme").await;
+    let person = people.iter().find(|p| p["object"] == "contact").unwrap();
+    let id = person["id"].as_str().unwrap();
+    let remote = person["remote_id"].as_str().unwrap();
+
+    let events = json!([
+        {"id": "cu-1", "type": "customer.updated", "occurred_at": "2026-11-21T09:00:00Z",
+         "data": {"customer_id": id, "changes": {"name": "佐藤 花子", "phone": "03-9999-0000",
+                  "email": "Hanako.Sato@Example.jp", "description": "VIP"}}},
+        {"id": "cu-2", "type": "customer.updated", "occurred_at": "2026-11-21T09:00:01Z",
+         "data": {"customer_id": "999999", "changes": {"name": "誰か"}}},
+    ]);
+    let (s, b) = app
+        .send("POST", "/v1/tenants/acme/events", Some(events.clone()))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    // Posting the same ids again writes nothing twice.
+    let (s, b) = app
+        .send("POST", "/v1/tenants/acme/events", Some(events))
+        .await;
+    assert_eq!((s, b["duplicates"].as_array().unwrap().len()), (202, 2));
+
+    let mut ev = Value::Null;
+    app.eventually("the write-back delivery to succeed", async || {
+        let (_, e) = app.send("GET", "/v1/tenants/acme/events/cu-1", None).await;
+        ev = e;
+        ev["routing"]["deliveries"][0]["status"] == "succeeded"
+    })
+    .await;
+    let d = &ev["routing"]["deliveries"][0];
+    assert_eq!(
+        (d["step"].as_str(), d["attempts"].as_i64()),
+        (Some("person_update"), Some(1))
+    );
+    assert_eq!(d["remote_ids"]["id"], remote);
+    let instance = tokens["instance_url"].as_str().unwrap();
+    let record: Value = app
+        .http
+        .get(format!(
+            "{instance}/services/data/v62.0/sobjects/Contact/{remote}"
+        ))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &record["LastName"],
+            &record["FirstName"],
+            &record["Phone"],
+            &record["Email"],
+            &record["Description"]
+        ),
+        (
+            &json!("佐藤"),
+            &json!("花子"),
+            &json!("03-9999-0000"),
+            &json!("hanako.sato@example.jp"),
+            &json!("VIP")
+        )
+    );
+    let (_, other) = app.send("GET", "/v1/tenants/acme/events/cu-2", None).await;
+    assert_eq!(other["routing"]["status"], "routed");
+    assert_eq!(other["routing"]["deliveries"], json!([]));
+    assert!(
+        other["routing"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("not a person imported")
+    );
+
+    // With every field import-only, nothing is written.
+    let (s, _) = app
+        .send(
+            "PUT",
+            "/v1/tenants/acme/connections/salesforce/settings",
+            Some(json!({"people": {"fields": {"name": "import", "phone": "import", "email": "import", "description": "import"}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .send(
+            "POST",
+            "/v1/tenants/acme/events",
+            Some(json!({"id": "cu-3", "type": "customer.updated", "occurred_at": "2026-11-21T09:00:02Z",
+                        "data": {"customer_id": id, "changes": {"description": "changed"}}})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let mut ev = Value::Null;
+    app.eventually("the import-only event to be routed", async || {
+        let (_, e) = app.send("GET", "/v1/tenants/acme/events/cu-3", None).await;
+        ev = e;
+        ev["routing"]["status"] == "routed"
+    })
+    .await;
+    assert_eq!(ev["routing"]["deliveries"], json!([]));
+    assert!(
+        ev["routing"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("import-only"),
+        "{ev}"
+    );
     app.stop().await;
 }
