@@ -162,6 +162,13 @@ pub struct ProviderView {
     pub capabilities: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub data_centres: Vec<DataCentreView>,
+    /// The JSON Schema of a connection's settings document (`GET/PUT
+    /// …/connections/{provider}/settings`), in this API's OpenAPI document.
+    pub settings_schema: &'static str,
+    /// The settings a new connection starts with, in a Japanese tenant (an English tenant
+    /// has no placeholder company).
+    #[schema(value_type = Object)]
+    pub default_settings: Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -204,6 +211,11 @@ pub async fn list_providers(State(state): State<AppState>) -> Json<ProvidersView
                 } else {
                     Vec::new()
                 },
+                settings_schema: "/openapi.json#/components/schemas/ConnectionSettings",
+                default_settings: serde_json::to_value(
+                    renkei_engine::settings::ConnectionSettings::defaults(p, "ja"),
+                )
+                .unwrap_or_default(),
             }
         })
         .collect();
