@@ -76,7 +76,10 @@ pub async fn run_sync(app: &TestApp, tenant: &str, provider: &str, kind: Option<
         if r["status"] != "queued" && r["status"] != "running" {
             break r;
         }
-        assert!(std::time::Instant::now() < deadline, "the run did not end: {r}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not end: {r}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert_eq!(last["status"], "succeeded", "{last}");

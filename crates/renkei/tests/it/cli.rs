@@ -155,3 +155,80 @@ async fn connect_prints_a_link_the_server_opens() {
     }
     db.cleanup().await;
 }
+
+/// `renkei sync` starts a run in the server's database, follows it until the server's workers
+/// finish it, and prints the outcome; bad arguments are clear errors.
+#[tokio::test]
+async fn sync_follows_a_run_to_its_end() {
+    let db = TestDb::new().await;
+    let key = create_key(&db).await;
+    let server = serve(&db, &["--sandbox", "--sandbox-seed", "30"]).await;
+    let http = reqwest::Client::new();
+    http.put(server.url("/v1/tenants/acme"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let t: serde_json::Value = http
+        .post(server.url("/sandbox/salesforce/_control/tokens"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http
+        .put(server.url("/v1/tenants/acme/connections/salesforce"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"access_token": t["access_token"],
+            "refresh_token": t["refresh_token"], "instance_url": t["instance_url"], "id": t["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+
+    let out = renkei(&db)
+        .args(["sync", "acme", "salesforce", "--initial"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "succeeded", "{result}");
+    assert_eq!(result["kind"], "initial");
+    assert!(
+        result["progress"]["fetched"].as_u64().unwrap() > 0,
+        "{result}"
+    );
+    let people: serde_json::Value = http
+        .get(server.url("/v1/tenants/acme/people"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // One person per phone number: at most as many visible people as were imported.
+    let visible = people["people"].as_array().unwrap().len() as u64;
+    assert!(visible > 0 && visible <= result["progress"]["imported"].as_u64().unwrap());
+
+    for (args, needle) in [
+        (vec!["sync", "acme", "pipedrive"], "unknown provider"),
+        (vec!["sync", "nobody", "hubspot"], "no tenant nobody"),
+        (
+            vec!["sync", "acme", "zoho_crm"],
+            "zoho_crm is not connected",
+        ),
+    ] {
+        let out = renkei(&db).args(&args).output().await.unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    server.kill().await;
+    db.cleanup().await;
+}
