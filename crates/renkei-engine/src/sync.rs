@@ -429,7 +429,9 @@ impl SyncService {
             let Some(st) = steps.get(step) else {
                 return self.succeed(&ctx, &run, &steps, &progress).await;
             };
-            if let Some(until) = self.quota_wait(provider, &conn, settings.people.quota_share) {
+            if let Some(until) = self.quota_wait(&conn, settings.people.quota_share) {
+                self.note_waiting(&run_now(&run, step, &cursor), &progress, "daily_quota")
+                    .await?;
                 return Err(JobError::Snooze {
                     reason: "daily quota share used".into(),
                     until,
@@ -471,7 +473,12 @@ impl SyncService {
                     progress.step_kept = 0;
                     continue;
                 }
-                Err(e) => return self.on_error(&ctx, &run, &progress, e).await,
+                // The wait is noted at the position this slice reached, not where it began.
+                Err(e) => {
+                    return self
+                        .on_error(&ctx, &run_now(&run, step, &cursor), &progress, e)
+                        .await;
+                }
             };
             progress.pages += 1;
             progress.api_calls += u64::from(page.api_calls);
@@ -565,15 +572,13 @@ impl SyncService {
     /// When the provider's daily window is used past `share`, until when to wait.
     fn quota_wait(
         &self,
-        provider: Provider,
         conn: &renkei_store::connections::Connection,
         share: f64,
     ) -> Option<Millis> {
-        let account = conn.account_id.as_deref().unwrap_or_default();
         let state = self
             .connectors
             .http
-            .budget_state(&format!("{}:{account}", provider.as_str()))?;
+            .budget_state(&crate::vault::budget_key(conn))?;
         let daily = state.daily()?;
         let (limit, remaining) = (daily.limit? as f64, daily.remaining as f64);
         if limit <= 0.0 || (limit - remaining) / limit < share {
@@ -849,6 +854,14 @@ impl SyncService {
             .await
             .map(|_| ())
     }
+}
+
+/// `run` with the position reached in this slice (for a checkpoint that only notes a wait).
+fn run_now(run: &SyncRun, step: usize, cursor: &Option<String>) -> SyncRun {
+    let mut r = run.clone();
+    r.step = step as i64;
+    r.cursor = cursor.clone();
+    r
 }
 
 /// The page size each provider's import asks for; re-exported for the benchmarks' arithmetic.

@@ -96,7 +96,8 @@ impl Access {
     }
 }
 
-fn budget_key(conn: &Connection) -> String {
+/// The rate budget of a connection: its provider account, shared by every connection to it.
+pub fn budget_key(conn: &Connection) -> String {
     match &conn.account_id {
         Some(a) => format!("{}:{a}", conn.provider),
         None => format!("{}:connection-{}", conn.provider, conn.id),

@@ -775,3 +775,65 @@ async fn customer_updated_writes_sync_fields_back() {
     );
     app.stop().await;
 }
+
+/// Sync never spends more than its share of a daily API quota: past it, the run waits for the
+/// next window (PRODUCT.md 6), and says so.
+#[tokio::test]
+async fn sync_stops_at_its_share_of_the_daily_quota() {
+    let app = TestApp::start_sandboxed(quiet_scheduler).await;
+    app.put_tenant("acme").await;
+    sandbox(
+        &app,
+        "salesforce",
+        "seed",
+        json!({"count": 9000, "seed": 2}),
+    )
+    .await;
+    sandbox(
+        &app,
+        "salesforce",
+        "limits",
+        json!({"daily_api_requests": 20}),
+    )
+    .await;
+    connect_minted(&app, "acme", "salesforce").await;
+    let (s, _) = app
+        .send(
+            "PUT",
+            "/v1/tenants/acme/connections/salesforce/settings",
+            Some(json!({"people": {"quota_share": 0.1}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, run) = app
+        .send(
+            "POST",
+            "/v1/tenants/acme/connections/salesforce/sync-runs",
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{run}");
+    let path = format!(
+        "/v1/tenants/acme/connections/salesforce/sync-runs/{}",
+        run["id"]
+    );
+    let mut last = Value::Null;
+    app.eventually("the run to wait for the quota", async || {
+        let (_, r) = app.send("GET", &path, None).await;
+        last = r;
+        last["progress"]["waiting"] == "daily_quota"
+    })
+    .await;
+    assert_eq!(last["status"], "running", "{last}");
+    // 2 of 20 calls is the share: the run stopped there, with pages left.
+    let calls = last["progress"]["api_calls"].as_u64().unwrap();
+    assert!((1..=2).contains(&calls), "{last}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (_, again) = app.send("GET", &path, None).await;
+    assert_eq!(
+        again["progress"]["api_calls"].as_u64().unwrap(),
+        calls,
+        "{again}"
+    );
+    app.stop().await;
+}
