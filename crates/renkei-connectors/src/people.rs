@@ -13,7 +13,7 @@
 use renkei_core::Millis;
 use serde::{Deserialize, Serialize};
 
-use crate::Provider;
+use crate::{ConnectorError, Provider};
 
 /// Which kind of CRM record holds a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -203,4 +203,44 @@ pub fn text(s: Option<String>) -> Option<String> {
     } else {
         Some(t.to_owned())
     }
+}
+
+/// `Invalid` with a field, as every provider's people module reports a refused argument.
+pub(crate) fn invalid(
+    p: Provider,
+    code: &str,
+    field: Option<&str>,
+    message: impl Into<String>,
+) -> ConnectorError {
+    ConnectorError::Invalid {
+        provider: p.as_str(),
+        code: code.to_owned(),
+        field: field.map(str::to_owned),
+        message: message.into(),
+    }
+}
+
+/// A provider answer that does not have the shape its documentation promises.
+pub(crate) fn protocol(p: Provider, message: impl Into<String>) -> ConnectorError {
+    ConnectorError::Protocol {
+        provider: p.as_str(),
+        message: message.into(),
+    }
+}
+
+/// The provider's name of `object`, or `object_unsupported` (HubSpot has no leads among its
+/// people).
+pub fn remote_object(p: Provider, object: PersonObject) -> Result<&'static str, ConnectorError> {
+    object.remote_name(p).ok_or_else(|| {
+        invalid(
+            p,
+            "object_unsupported",
+            Some("object"),
+            format!(
+                "{} has no {} among its people",
+                p.info().display_name,
+                object.as_str()
+            ),
+        )
+    })
 }

@@ -72,30 +72,16 @@ const BATCH_MAX: usize = 100;
 const MODIFIED: &str = "lastmodifieddate";
 
 fn invalid(code: &str, field: Option<&str>, message: impl Into<String>) -> ConnectorError {
-    ConnectorError::Invalid {
-        provider: P.as_str(),
-        code: code.to_owned(),
-        field: field.map(str::to_owned),
-        message: message.into(),
-    }
+    crate::people::invalid(P, code, field, message)
 }
 
 fn protocol(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: message.into(),
-    }
+    crate::people::protocol(P, message)
 }
 
 /// The object's path name, or `object_unsupported` (HubSpot has no leads among its people).
 fn object_path(object: PersonObject) -> Result<&'static str, ConnectorError> {
-    object.remote_name(P).ok_or_else(|| {
-        invalid(
-            "object_unsupported",
-            Some("object"),
-            format!("HubSpot has no {} object among people", object.as_str()),
-        )
-    })
+    crate::people::remote_object(P, object)
 }
 
 // ---------------------------------------------------------------------------------------------

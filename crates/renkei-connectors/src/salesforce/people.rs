@@ -55,30 +55,16 @@ const CONTACT_FIELDS: &str = "Id, FirstName, LastName, Name, Account.Name, Email
 const DELETED_FIELDS: &str = "Id, SystemModstamp";
 
 fn invalid(code: &str, field: &str, message: impl Into<String>) -> ConnectorError {
-    ConnectorError::Invalid {
-        provider: P.as_str(),
-        code: code.into(),
-        field: Some(field.into()),
-        message: message.into(),
-    }
+    crate::people::invalid(P, code, Some(field), message)
 }
 
 fn protocol(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: message.into(),
-    }
+    crate::people::protocol(P, message)
 }
 
 /// The sObject name of `object`, or `object_unsupported`.
 fn sobject(object: PersonObject) -> Result<&'static str, ConnectorError> {
-    object.remote_name(P).ok_or_else(|| {
-        invalid(
-            "object_unsupported",
-            "object",
-            format!("Salesforce has no {} among its people", object.as_str()),
-        )
-    })
+    crate::people::remote_object(P, object)
 }
 
 fn select_fields(object: PersonObject) -> &'static str {

@@ -59,29 +59,15 @@ const CONTACT_FIELDS: &str = "First_Name,Last_Name,Full_Name,Account_Name,Email,
      Mailing_Country,Title,Department,Description,Owner,Created_Time,Modified_Time";
 
 fn invalid(code: &str, field: &str, message: impl Into<String>) -> ConnectorError {
-    ConnectorError::Invalid {
-        provider: P.as_str(),
-        code: code.into(),
-        field: Some(field.into()),
-        message: message.into(),
-    }
+    crate::people::invalid(P, code, Some(field), message)
 }
 
 fn protocol(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::Protocol {
-        provider: P.as_str(),
-        message: message.into(),
-    }
+    crate::people::protocol(P, message)
 }
 
 fn module(object: PersonObject) -> Result<&'static str, ConnectorError> {
-    object.remote_name(P).ok_or_else(|| {
-        invalid(
-            "object_unsupported",
-            "object",
-            format!("Zoho CRM has no {} among its people", object.as_str()),
-        )
-    })
+    crate::people::remote_object(P, object)
 }
 
 fn fields(object: PersonObject) -> &'static str {

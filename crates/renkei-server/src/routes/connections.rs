@@ -46,7 +46,8 @@ fn member_id(raw: &str) -> Result<MemberId, ApiError> {
     })
 }
 
-async fn existing_tenant(
+/// The caller's tenant `raw`, which must exist.
+pub(crate) async fn existing_tenant(
     state: &AppState,
     caller: &Caller,
     raw: &str,

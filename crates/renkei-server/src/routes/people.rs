@@ -17,20 +17,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonValue, PathParams, QueryParams};
-use crate::routes::connections::provider;
-
-async fn tenant_of(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-) -> Result<renkei_store::tenants::Tenant, ApiError> {
-    let tenant = caller.tenant(raw)?;
-    state
-        .store
-        .get_tenant(&tenant)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant_not_found", format!("no tenant {raw:?}")))
-}
+use crate::routes::connections::{existing_tenant, provider};
 
 pub fn sync_error(e: SyncError) -> ApiError {
     let code = e.code();
@@ -56,7 +43,7 @@ pub async fn get_settings(
     caller: Caller,
     PathParams((tenant, p)): PathParams<(String, String)>,
 ) -> Result<Json<ConnectionSettings>, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let p = provider(&p)?;
     let (_, s) = state.sync.settings(&t.id, p).await.map_err(sync_error)?;
     Ok(Json(s))
@@ -75,7 +62,7 @@ pub async fn put_settings(
     PathParams((tenant, p)): PathParams<(String, String)>,
     JsonValue(patch): JsonValue,
 ) -> Result<Json<ConnectionSettings>, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let p = provider(&p)?;
     let (conn, current) = state.sync.settings(&t.id, p).await.map_err(sync_error)?;
     let next = ConnectionSettings::merged(p, &t.locale, &current, &patch).map_err(|e| {
@@ -171,7 +158,7 @@ pub async fn post_sync_run(
     PathParams((tenant, p)): PathParams<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let p = provider(&p)?;
     // The body is optional: `POST …/sync-runs` with nothing starts the run renkei chooses.
     let input: SyncRunInput = if body.iter().all(u8::is_ascii_whitespace) {
@@ -213,7 +200,7 @@ pub async fn list_sync_runs(
     caller: Caller,
     PathParams((tenant, p)): PathParams<(String, String)>,
 ) -> Result<Json<SyncRunsView>, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let p = provider(&p)?;
     let (conn, _) = state.sync.settings(&t.id, p).await.map_err(sync_error)?;
     let runs = state.store.list_sync_runs(conn.id, 20).await?;
@@ -232,7 +219,7 @@ pub async fn get_sync_run(
     caller: Caller,
     PathParams((tenant, p, id)): PathParams<(String, String, String)>,
 ) -> Result<Json<SyncRunView>, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let p = provider(&p)?;
     let not_found = || ApiError::not_found("sync_run_not_found", format!("no sync run {id:?}"));
     let n: i64 = id.parse().map_err(|_| not_found())?;
@@ -361,7 +348,7 @@ pub async fn list_people(
     PathParams(tenant): PathParams<String>,
     QueryParams(q): QueryParams<PeopleQuery>,
 ) -> Result<Json<PeopleView>, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let limit = limit_param(q.limit.as_deref(), 100, 500)?;
     let after: i64 = match q.cursor.as_deref() {
         None | Some("") => 0,
@@ -414,7 +401,7 @@ pub async fn get_person(
     caller: Caller,
     PathParams((tenant, id)): PathParams<(String, String)>,
 ) -> Result<Json<PersonView>, ApiError> {
-    let t: TenantId = tenant_of(&state, &caller, &tenant).await?.id;
+    let t: TenantId = existing_tenant(&state, &caller, &tenant).await?.id;
     let not_found = || ApiError::not_found("person_not_found", format!("no person {id:?}"));
     let n: i64 = id.parse().map_err(|_| not_found())?;
     let p = state.store.get_person(&t, n).await?.ok_or_else(not_found)?;
@@ -472,7 +459,7 @@ pub async fn list_changes(
     PathParams(tenant): PathParams<String>,
     QueryParams(q): QueryParams<ChangesQuery>,
 ) -> Result<Json<ChangesView>, ApiError> {
-    let t = tenant_of(&state, &caller, &tenant).await?;
+    let t = existing_tenant(&state, &caller, &tenant).await?;
     let limit = limit_param(q.limit.as_deref(), 100, 1000)?;
     let after: i64 = match q.after.as_deref() {
         None | Some("") => 0,
