@@ -335,6 +335,10 @@ async fn salesforce_import_then_incremental_sync() {
 /// company, "名前なし" for a missing company.
 #[tokio::test]
 async fn zoho_import_follows_the_meeting_assistant_rules() {
+    /// A second token for the test's own reads of the emulator.
+    async fn connect_minted_again(app: &TestApp) -> Value {
+        sandbox(app, "zoho_crm", "tokens", json!({})).await
+    }
     let app = TestApp::start_sandboxed(quiet_scheduler).await;
     app.put_tenant("acme").await;
     sandbox(
@@ -355,9 +359,33 @@ async fn zoho_import_follows_the_meeting_assistant_rules() {
         .await;
     assert_eq!(s, 200, "{settings}");
     assert_eq!(settings["people"]["identity"], "name_company");
+    let tokens = connect_minted_again(&app).await;
     let run = run_sync(&app, "acme", "zoho_crm", None).await;
     let p = &run["progress"];
     let fetched = p["fetched"].as_u64().unwrap();
+    // What the emulator holds, asked independently.
+    let api = tokens["api_domain"].as_str().unwrap();
+    let mut held = 0;
+    for module in ["Leads", "Contacts"] {
+        let v: Value = app
+            .http
+            .get(format!("{api}/crm/v8/{module}/actions/count"))
+            .header(
+                "authorization",
+                format!(
+                    "Zoho-oauthtoken {}",
+                    tokens["access_token"].as_str().unwrap()
+                ),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        held += v["count"].as_u64().unwrap();
+    }
+    assert_eq!(fetched, held);
     let skipped: u64 = p["skipped"]
         .as_object()
         .unwrap()
@@ -381,10 +409,17 @@ async fn zoho_import_follows_the_meeting_assistant_rules() {
         })
         .collect();
     assert!(people.iter().all(|p| p["name"].is_string()));
+    // Name + company identity: equal names at equal companies are one visible person.
     let n = keys.len();
     keys.sort();
     keys.dedup();
-    assert!(keys.len() <= n);
+    assert_eq!(keys.len(), n, "two visible people share name and company");
+    // A contact's company is its account's name (PRODUCT.md 4.4).
+    assert!(
+        people
+            .iter()
+            .any(|p| p["object"] == "contact" && p["company"].is_string())
+    );
     app.stop().await;
 }
 
