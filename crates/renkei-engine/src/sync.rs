@@ -584,12 +584,23 @@ impl SyncService {
         if limit <= 0.0 || (limit - remaining) / limit < share {
             return None;
         }
-        let until = daily
-            .resets_at
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map(|d| Millis(d.as_millis() as i64))
-            .unwrap_or_else(|| self.clock.now().plus_ms(3_600_000));
-        Some(until)
+        // What is known of the window is only as new as the provider's last answer, and only a
+        // call brings a newer one. So the wait ends at the window's stated end or, when it names
+        // none (Salesforce's rolling 24 hours), an hour after that answer; past it, the next call
+        // goes ahead and its answer tells whether there is room again. Counting the hour from
+        // "now", or waiting for an end already past, would hold a run that no longer calls for
+        // ever.
+        let millis = |t: SystemTime| {
+            Millis(
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            )
+        };
+        let until = match daily.resets_at {
+            Some(t) => millis(t),
+            None => millis(daily.observed_at).plus_ms(3_600_000),
+        };
+        (until > self.clock.now()).then_some(until)
     }
 
     async fn on_error(

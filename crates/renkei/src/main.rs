@@ -125,6 +125,10 @@ struct ServeArgs {
     /// People to seed into each emulator with --sandbox.
     #[arg(long, default_value_t = 100, requires = "sandbox")]
     sandbox_seed: usize,
+    /// Point every provider at the emulators of a separate `renkei sandbox` at this URL
+    /// (http://HOST:PORT): unlike --sandbox, they keep their data when renkei restarts.
+    #[arg(long, env = "RENKEI_SANDBOX_URL", conflicts_with = "sandbox")]
+    sandbox_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -292,6 +296,10 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) if args.sandbox => serve_with_sandbox(config, args.sandbox_seed).await,
+        Command::Serve(ServeArgs {
+            sandbox_url: Some(url),
+            ..
+        }) => serve(with_external_sandbox(config, &url).await?).await,
         Command::Serve(_) => serve(config).await,
         Command::Sandbox(args) => sandbox(args).await,
         Command::Migrate => {
@@ -548,6 +556,27 @@ async fn serve_with_sandbox(config: Config, seed: usize) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     app.shutdown().await;
     Ok(())
+}
+
+/// `serve --sandbox-url URL`: the providers as the sandbox's directory (`{URL}/sandbox`)
+/// describes them, read once at start.
+async fn with_external_sandbox(mut config: Config, url: &str) -> anyhow::Result<Config> {
+    let base = url.trim_end_matches('/').trim_end_matches("/sandbox");
+    let directory: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/sandbox"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("reading the sandbox directory at {base}/sandbox"))?
+        .json()
+        .await
+        .with_context(|| format!("{base}/sandbox is not a sandbox directory"))?;
+    if !directory["providers"].is_object() {
+        bail!("{base}/sandbox is not a sandbox directory: it lists no providers");
+    }
+    renkei_connectors::sandbox_directory::apply(&directory, &mut config.providers);
+    Ok(config)
 }
 
 /// `renkei sandbox`: the emulators alone.

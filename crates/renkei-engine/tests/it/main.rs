@@ -3,4 +3,5 @@
 mod intake;
 mod runtime;
 mod sandbox;
+mod sync;
 mod vault;

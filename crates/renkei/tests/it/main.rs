@@ -4,3 +4,4 @@ mod cli;
 mod processes;
 mod sandbox;
 mod support;
+mod sync;
