@@ -529,6 +529,9 @@ impl SyncService {
             }
             let now = self.clock.now();
             let mut tx = self.store.begin().await?;
+            // Only the lease holder commits pages: a worker whose lease lapsed mid-slice stops
+            // here (the error rolls the page back) instead of importing beside the new holder.
+            self.store.hold_lease(&mut tx, &ctx.lease()).await?;
             let out = self
                 .store
                 .apply_people(&mut tx, &tenant, provider.as_str(), &items, now)

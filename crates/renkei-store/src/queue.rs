@@ -431,6 +431,29 @@ impl Store {
         Ok(())
     }
 
+    /// Asserts, inside `tx`, that the caller still holds `lease`, and keeps it held until `tx`
+    /// ends: a handler that commits several effects before its completion (a sync run's pages)
+    /// calls this in each effect's transaction, so a worker that lost its lease (its heartbeat
+    /// stalled and the reaper gave the job to another) cannot commit beside the new holder.
+    /// The row is touched, not only read, so that on PostgreSQL the reaper's update waits for
+    /// this transaction instead of slipping in between the check and the commit.
+    pub async fn hold_lease(&self, tx: &mut Tx, lease: &Lease) -> Result<(), StoreError> {
+        let held = on_tx!(tx, |conn| sqlx::query(
+            "UPDATE jobs SET lease_until = lease_until
+             WHERE id = $1 AND state = 'running' AND attempts = $2"
+        )
+        .bind(lease.job_id)
+        .bind(lease.attempt)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+        if held == 1 {
+            Ok(())
+        } else {
+            Err(lease_lost(lease))
+        }
+    }
+
     /// Records a failed attempt. The job runs again at `retry_at` unless it has used all its
     /// attempts, in which case it is dead. Returns the job's new state.
     pub async fn fail_job(

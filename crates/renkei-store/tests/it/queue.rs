@@ -137,7 +137,16 @@ async fn expired_lease_redelivers_and_fences_the_old_worker() {
         .unwrap()
         .remove(0);
     assert_eq!((b.id, b.attempt), (id, 2));
-    // The first worker wakes up and tries to record its result: refused.
+    // The first worker wakes up and tries to commit an effect, then its result: refused.
+    let mut tx = s.begin().await.unwrap();
+    assert!(matches!(
+        s.hold_lease(&mut tx, &a.lease()).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    tx.rollback().await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    s.hold_lease(&mut tx, &b.lease()).await.unwrap();
+    tx.commit().await.unwrap();
     assert!(matches!(
         s.complete_job(&a.lease(), Millis(1_100)).await,
         Err(StoreError::LeaseLost { .. })
