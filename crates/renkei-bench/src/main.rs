@@ -1,18 +1,23 @@
 //! renkei's benchmarks. This crate owns the performance measurements of renkei and nothing
 //! else: the throughput of the durable job queue through its whole lifecycle (`queue`, run
 //! in-process against the store and the worker runtime), the HTTP event intake of a real
-//! `renkei serve` process (`intake`), the resident memory of an idle server (`memory`), and
-//! the vendor emulators of `renkei sandbox` (`sandbox`).
+//! `renkei serve` process (`intake`), the resident memory of an idle server (`memory`), the
+//! vendor emulators of `renkei sandbox` (`sandbox`), and an initial people import through the
+//! sync engine from an emulator in its own process (`import`).
 //! Every result is printed as one JSON line on stdout, with the target it is measured against
 //! and whether it was met; progress and diagnostics go to stderr, so stdout can be collected
 //! as is. Nothing here is used by the product itself.
 
+mod cpu;
+mod db;
+mod import;
 mod intake;
 mod memory;
 mod output;
 mod queue;
 mod sandbox;
 mod server;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +41,8 @@ enum Command {
     Memory(memory::Args),
     /// The vendor emulators: memory with many seeded records, and page latencies.
     Sandbox(sandbox::Args),
+    /// An initial people import from one CRM emulator: records/s, API calls, peak memory.
+    Import(import::Args),
 }
 
 #[tokio::main]
@@ -45,5 +52,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Intake(args) => intake::run(args).await,
         Command::Memory(args) => memory::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Import(args) => import::run(args).await,
     }
 }
