@@ -105,7 +105,8 @@ pub struct Progress {
     pub pages: u64,
     /// Requests made to the provider.
     pub api_calls: u64,
-    /// Time spent working (fetching and storing), not waiting.
+    /// Time spent on pages: fetching (the rate budget's pacing and the HTTP client's retries
+    /// included) and storing; not the time a snoozed or queued job waits.
     pub elapsed_ms: u64,
     /// People kept in the current step (for its limit).
     #[serde(default)]

@@ -219,9 +219,14 @@ fn preference(c: &Candidate) -> (u8, i64, &str) {
     )
 }
 
-/// Rows per multi-row statement: 26 parameters a row stays far below SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind limits.
+/// Keys per `IN (…)` list and entries per multi-row statement of few columns.
 const CHUNK: usize = 500;
+
+/// Rows per multi-row `INSERT INTO people`. Each row binds 22 parameters, and SQLite resolves
+/// every numbered parameter by name with a cost that grows with their count (the benchmark
+/// profile put most of a large page's CPU there at 500 rows a statement), so inserts go in
+/// smaller statements.
+const INSERT_CHUNK: usize = 50;
 
 impl Store {
     /// Applies one page of an import for `tenant`'s `provider` in `tx`. The same
@@ -305,7 +310,7 @@ impl Store {
         // 2. New rows, in multi-row inserts. They start chosen; the identity pass below
         //    demotes them where another row wins.
         let mut new_ids: Vec<i64> = Vec::new();
-        for chunk in inserts.chunks(CHUNK) {
+        for chunk in inserts.chunks(INSERT_CHUNK) {
             let ids = self.insert_people(tx, tenant, provider, chunk, now).await?;
             out.inserted += ids.len() as u64;
             for (p, id) in chunk.iter().zip(&ids) {

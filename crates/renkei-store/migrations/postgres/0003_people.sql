@@ -44,6 +44,8 @@ CREATE INDEX people_phone2 ON people (tenant_id, phone2_key);
 CREATE INDEX people_email ON people (tenant_id, email_key);
 CREATE INDEX people_company ON people (tenant_id, company_key);
 CREATE INDEX people_identity ON people (tenant_id, provider, identity_key);
+-- A page is looked up by remote id across its objects (the unique key leads with the object).
+CREATE INDEX people_remote ON people (tenant_id, provider, remote_id);
 
 -- The change feed: what became visible (created), changed (updated) or stopped being visible
 -- (deleted) to the host app, in commit order. `seq` is allocated from `tenants.change_seq` in
