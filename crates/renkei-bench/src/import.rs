@@ -372,7 +372,7 @@ async fn measure(
     let overhead = loop_overhead(&split.gaps, burst).unwrap_or_default();
     let waited = pacer_wait(&split.gaps, overhead);
     let unpaced = wall.saturating_sub(waited);
-    let page_size = renkei_engine::sync::page_size(p);
+    let page_size = renkei_connectors::people::max_page_size(p);
     let expected = (args.records as u64).div_ceil(page_size as u64);
     let records_per_sec = rate(progress.fetched, wall);
     let unpaced_records_per_sec = rate(progress.fetched, unpaced);

@@ -4,7 +4,7 @@
 //! [`Normalizer`] holds what the rules need (the tenant's phone region, the settings) so that
 //! a page of thousands of people is converted without looking anything up.
 
-use renkei_connectors::people::{PersonObject, RemotePerson};
+use renkei_connectors::people::RemotePerson;
 use renkei_core::{
     EmailAddress, Region, company_key, display_name, name_key, normalize_phone, normalize_text,
 };
@@ -219,16 +219,12 @@ fn content_hash(p: &PersonUpsert) -> String {
     d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether a stored object name is one of renkei's person objects.
-pub fn object_of(s: &str) -> Option<PersonObject> {
-    PersonObject::parse(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::settings::ConnectionSettings;
     use renkei_connectors::Provider;
+    use renkei_connectors::people::PersonObject;
     use renkei_core::Millis;
 
     fn remote(last: &str, first: &str, company: Option<&str>, phone: Option<&str>) -> RemotePerson {

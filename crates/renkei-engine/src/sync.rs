@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use renkei_connectors::people::{PeopleQuery, PersonObject, max_page_size};
+use renkei_connectors::people::{PeopleQuery, PersonObject};
 use renkei_connectors::{ConnectorError, Connectors, Provider};
 use renkei_core::{Millis, TenantId};
 use renkei_store::StoreError;
@@ -771,13 +771,12 @@ impl SyncService {
                 job.provider
             )));
         };
-        let (conn, settings) = match self.settings(&job.tenant, provider).await {
+        let (_, settings) = match self.settings(&job.tenant, provider).await {
             Ok(x) => x,
             Err(SyncError::Store(e)) => return Err(e.into()),
             // Disconnected since the webhook came: nothing to sync into.
             Err(_) => return Ok(Done::Completed),
         };
-        let _ = conn;
         if !settings.people.enabled || !settings.people.objects.contains(&job.object) {
             return Ok(Done::Completed);
         }
@@ -877,11 +876,6 @@ fn run_now(run: &SyncRun, step: usize, cursor: &Option<String>) -> SyncRun {
     r.step = step as i64;
     r.cursor = cursor.clone();
     r
-}
-
-/// The page size each provider's import asks for; re-exported for the benchmarks' arithmetic.
-pub fn page_size(p: Provider) -> usize {
-    max_page_size(p)
 }
 
 /// Registers the sync jobs' handlers.
