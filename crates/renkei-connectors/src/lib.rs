@@ -15,6 +15,7 @@ pub mod http;
 pub mod hubspot;
 pub mod oauth;
 pub mod people;
+pub mod records;
 pub mod registry;
 pub mod salesforce;
 pub mod sandbox_directory;
