@@ -580,6 +580,8 @@ pub fn child_relationship(child: &str, field: &str) -> Option<&'static str> {
         ("Contact", "AccountId") => Some("Contacts"),
         ("Opportunity", "AccountId") => Some("Opportunities"),
         ("Task", "WhatId") | ("Task", "WhoId") => Some("Tasks"),
+        ("Event", "WhatId") | ("Event", "WhoId") => Some("Events"),
+        ("Note", "ParentId") => Some("Notes"),
         ("Account", "ParentId") => Some("ChildAccounts"),
         _ => None,
     }
@@ -626,7 +628,7 @@ fn describe(obj: ObjId, version: &str) -> Value {
                 "precision": if matches!(f.ty, FType::Currency | FType::Double) { 18 } else if f.ty == FType::Percent { 3 } else { 0 },
                 "referenceTo": f.reference_to,
                 "relationshipName": f.relationship,
-                "restrictedPicklist": false,
+                "restrictedPicklist": f.restricted,
                 "scale": if matches!(f.ty, FType::Currency | FType::Double | FType::Percent) { 2 } else { 0 },
                 "soapType": f.ty.soap(),
                 "sortable": !long,

@@ -2,11 +2,12 @@
 //! filter, and what a write may set.
 //!
 //! Field names, types, lengths, picklist values and key prefixes follow the standard objects as
-//! "Object Reference for the Salesforce Platform" lists them (Account, Contact, Lead,
-//! Opportunity, Task, User, Organization). Only a useful subset of each object's fields is
-//! modelled; every one of them behaves as its describe says. Two custom fields are added the way
-//! an admin would: `External_Id__c` (a unique external id, for upsert) on the CRM objects, and
-//! `Room_URL__c` (the meeting room link renkei stores) on Opportunity.
+//! "Object Reference for the Salesforce Platform" lists them (Account, Contact, Event, Lead,
+//! Note, Opportunity, Task, User, Organization). Only a useful subset of each object's fields is
+//! modelled; every one of them behaves as its describe says, restricted picklists included. Two
+//! custom fields are added the way an admin would: `External_Id__c` (a unique external id, for
+//! upsert) on the CRM objects, and `Room_URL__c` (the meeting room link renkei stores) on
+//! Opportunity.
 
 use std::sync::OnceLock;
 
@@ -127,6 +128,9 @@ pub struct Field {
     /// For references: the relationship name SOQL uses (`Account` for `AccountId`).
     pub relationship: Option<&'static str>,
     pub picklist: &'static [&'static str],
+    /// A restricted picklist refuses values outside `picklist` (describe's
+    /// `restrictedPicklist`; the API answers `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`).
+    pub restricted: bool,
     /// The value given on create when the request omits the field.
     pub default: Option<&'static str>,
 }
@@ -165,6 +169,15 @@ impl Field {
     }
     fn pick(mut self, values: &'static [&'static str]) -> Self {
         self.picklist = values;
+        self
+    }
+    fn restricted(mut self) -> Self {
+        self.restricted = true;
+        self
+    }
+    /// Settable on create only ("Create" without "Update" in the Object Reference).
+    fn create_only(mut self) -> Self {
+        self.updateable = false;
         self
     }
     fn default(mut self, v: &'static str) -> Self {
@@ -216,6 +229,7 @@ fn f(name: &'static str, label: &'static str, ty: FType) -> Field {
         reference_to: &[],
         relationship: None,
         picklist: &[],
+        restricted: false,
         default: None,
     }
 }
@@ -582,15 +596,19 @@ fn task() -> Object {
             .pick(&["High", "Normal", "Low"])
             .default("Normal"),
         f("Description", "Description", FType::Textarea),
-        f("CallType", "Call Type", FType::Picklist).pick(&["Internal", "Inbound", "Outbound"]),
+        f("CallType", "Call Type", FType::Picklist)
+            .pick(&["Internal", "Inbound", "Outbound"])
+            .restricted(),
         f("CallDurationInSeconds", "Call Duration", FType::Int),
-        f("TaskSubtype", "Task Subtype", FType::Picklist).pick(&[
-            "Task",
-            "Email",
-            "List Email",
-            "Cadence",
-            "Call",
-        ]),
+        f("CallObject", "Call Object Identifier", FType::String),
+        f("CallDisposition", "Call Result", FType::String),
+        // "Task subtype … can't be updated" and is a restricted picklist (Object Reference,
+        // Task: TaskSubtype properties are Create, Filter, Group, Nillable, Restricted picklist,
+        // Sort).
+        f("TaskSubtype", "Task Subtype", FType::Picklist)
+            .pick(&["Task", "Email", "List Email", "Cadence", "Call"])
+            .restricted()
+            .create_only(),
     ]);
     audit(&mut fields, true);
     Object {
@@ -598,6 +616,68 @@ fn task() -> Object {
         label: "Task",
         label_plural: "Tasks",
         prefix: "00T",
+        fields,
+        createable: true,
+        updateable: true,
+        deletable: true,
+        searchable: true,
+    }
+}
+
+/// Event ("Event", Object Reference): a calendar entry. `StartDateTime`/`ActivityDateTime` and
+/// `EndDateTime`/`DurationInMinutes` are two spellings of one time span, which the store keeps
+/// consistent on every write (`store::Org::derive_event`).
+fn event() -> Object {
+    let mut fields = head(true);
+    fields.extend([
+        f("WhoId", "Name ID", FType::Reference).refs(&["Contact", "Lead"], "Who"),
+        f("WhatId", "Related To ID", FType::Reference).refs(&["Account", "Opportunity"], "What"),
+        f("Subject", "Subject", FType::Combobox).name(),
+        f("Location", "Location", FType::String),
+        f("IsAllDayEvent", "All-Day Event", FType::Boolean).nn(),
+        f("ActivityDateTime", "Due Date Time", FType::Datetime),
+        f("ActivityDate", "Due Date Only", FType::Date),
+        f("DurationInMinutes", "Duration", FType::Int),
+        f("StartDateTime", "Start Date Time", FType::Datetime),
+        f("EndDateTime", "End Date Time", FType::Datetime),
+        f("Description", "Description", FType::Textarea),
+        f("ShowAs", "Show Time As", FType::Picklist)
+            .pick(&["Busy", "OutOfOffice", "Free"])
+            .default("Busy"),
+    ]);
+    audit(&mut fields, true);
+    Object {
+        name: "Event",
+        label: "Event",
+        label_plural: "Events",
+        prefix: "00U",
+        fields,
+        createable: true,
+        updateable: true,
+        deletable: true,
+        searchable: true,
+    }
+}
+
+/// Note ("Note", Object Reference): a classic note. `ParentId` is required and set on create
+/// only; `Title` is required (80 characters); `Body` holds up to 32 KB of plain text.
+fn note() -> Object {
+    let mut fields = head(true);
+    fields.extend([
+        f("ParentId", "Parent ID", FType::Reference)
+            .nn()
+            .create_only()
+            .refs(&["Account", "Contact", "Lead", "Opportunity"], "Parent"),
+        f("Title", "Title", FType::String).nn().len(80).name(),
+        f("IsPrivate", "Private", FType::Boolean).nn(),
+        f("Body", "Body", FType::Textarea),
+    ]);
+    audit(&mut fields, true);
+    Object {
+        name: "Note",
+        label: "Note",
+        label_plural: "Notes",
+        prefix: "002",
         fields,
         createable: true,
         updateable: true,
@@ -701,7 +781,9 @@ pub fn objects() -> &'static [Object] {
         vec![
             account(),
             contact(),
+            event(),
             lead(),
+            note(),
             opportunity(),
             organization(),
             task(),
@@ -732,11 +814,13 @@ pub fn obj(id: ObjId) -> &'static Object {
 
 pub const ACCOUNT: ObjId = 0;
 pub const CONTACT: ObjId = 1;
-pub const LEAD: ObjId = 2;
-pub const OPPORTUNITY: ObjId = 3;
-pub const ORGANIZATION: ObjId = 4;
-pub const TASK: ObjId = 5;
-pub const USER: ObjId = 6;
+pub const EVENT: ObjId = 2;
+pub const LEAD: ObjId = 3;
+pub const NOTE: ObjId = 4;
+pub const OPPORTUNITY: ObjId = 5;
+pub const ORGANIZATION: ObjId = 6;
+pub const TASK: ObjId = 7;
+pub const USER: ObjId = 8;
 
 #[cfg(test)]
 mod tests {
@@ -747,7 +831,9 @@ mod tests {
         for (id, name) in [
             (ACCOUNT, "Account"),
             (CONTACT, "Contact"),
+            (EVENT, "Event"),
             (LEAD, "Lead"),
+            (NOTE, "Note"),
             (OPPORTUNITY, "Opportunity"),
             (ORGANIZATION, "Organization"),
             (TASK, "Task"),

@@ -534,6 +534,7 @@ impl Org {
             .without_fields());
         }
         let changes = self.coerce(obj, body, true)?;
+        let touched: Vec<u16> = changes.iter().map(|(i, _)| *i).collect();
         let mut rec = Record {
             serial: 0,
             created: now,
@@ -559,6 +560,7 @@ impl Org {
                 rec.set(i, Some(Val::Bool(false)));
             }
         }
+        self.activity_rules(obj, &mut rec, &touched)?;
         let missing: Vec<&str> = o
             .fields
             .iter()
@@ -611,11 +613,13 @@ impl Org {
             .without_fields());
         }
         let changes = self.coerce(obj, body, false)?;
+        let touched: Vec<u16> = changes.iter().map(|(i, _)| *i).collect();
         let old = self.live(obj, serial)?.clone();
         let mut rec = old.clone();
         for (i, v) in changes {
             rec.set(i, v);
         }
+        self.activity_rules(obj, &mut rec, &touched)?;
         let missing: Vec<&str> = o
             .fields
             .iter()
@@ -848,6 +852,17 @@ impl Org {
                     )
                     .with_fields(&[field.name]));
                 }
+                if field.restricted && !field.picklist.contains(&s.as_str()) {
+                    return Err(ApiError::new(
+                        400,
+                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        format!(
+                            "{}: bad value for restricted picklist field: {s}",
+                            field.label
+                        ),
+                    )
+                    .with_fields(&[field.name]));
+                }
                 if field.ty == FType::Email && !valid_email(&s) {
                     return Err(ApiError::new(
                         400,
@@ -859,6 +874,133 @@ impl Org {
                 Ok(Some(Val::Str(s.into())))
             }
         }
+    }
+
+    /// The rules of activities that go beyond single fields, checked on every create and update
+    /// of a Task or Event (`touched`: the fields the request set).
+    ///
+    /// - "If the WhoId refers to a lead, then the WhatId field must be empty" (Object Reference,
+    ///   Task and Event `WhoId`): Salesforce answers `FIELD_INTEGRITY_EXCEPTION` naming both.
+    /// - An Event's span: `StartDateTime` and `ActivityDateTime` are the same instant, and
+    ///   `EndDateTime` and `DurationInMinutes` two spellings of its end. "If IsAllDayEvent is
+    ///   false, a value must be supplied for either DurationInMinutes or EndDateTime. Supplying
+    ///   values in both fields is allowed if the values add up to the same amount of time"
+    ///   (Object Reference, Event `EndDateTime`). The store fills in the other spelling and
+    ///   `ActivityDate` (the start's date, in UTC here), and an update that moves only the start
+    ///   keeps the duration.
+    fn activity_rules(
+        &self,
+        obj: ObjId,
+        rec: &mut Record,
+        touched: &[u16],
+    ) -> Result<(), ApiError> {
+        if obj != schema::TASK && obj != schema::EVENT {
+            return Ok(());
+        }
+        let o = schema::obj(obj);
+        let at = |name: &str| o.field(name).map(|(i, _)| i);
+        if let (Some(who), Some(what)) = (at("WhoId"), at("WhatId"))
+            && let Some(Val::Str(w)) = rec.stored(who)
+            && ids::parse(w).is_some_and(|(prefix, _)| prefix == "00Q")
+            && rec.stored(what).is_some()
+        {
+            return Err(ApiError::new(
+                400,
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: WhoId, WhatId (a task or event whose Name is a lead cannot be related to another record)",
+            )
+            .with_fields(&["WhoId", "WhatId"]));
+        }
+        if obj == schema::EVENT {
+            self.derive_event(o, rec, touched)?;
+        }
+        Ok(())
+    }
+
+    fn derive_event(&self, o: &Object, rec: &mut Record, touched: &[u16]) -> Result<(), ApiError> {
+        let idx = |name: &str| o.field(name).map(|(i, _)| i);
+        let (Some(start_i), Some(adt_i), Some(end_i), Some(dur_i), Some(date_i), Some(all_i)) = (
+            idx("StartDateTime"),
+            idx("ActivityDateTime"),
+            idx("EndDateTime"),
+            idx("DurationInMinutes"),
+            idx("ActivityDate"),
+            idx("IsAllDayEvent"),
+        ) else {
+            return Ok(());
+        };
+        let time = |r: &Record, i: u16| match r.stored(i) {
+            Some(Val::Time(t)) => Some(*t),
+            _ => None,
+        };
+        let minutes = |r: &Record| match r.stored(dur_i) {
+            Some(Val::Num(n)) => Some(*n as i64),
+            _ => None,
+        };
+        let all_day = matches!(rec.stored(all_i), Some(Val::Bool(true)));
+        let start = if all_day {
+            // An all-day event lives on its ActivityDate; its span starts at midnight.
+            let date = match rec.stored(date_i) {
+                Some(Val::Str(d)) => d.parse::<jiff::civil::Date>().ok(),
+                _ => None,
+            }
+            .or_else(|| {
+                time(rec, start_i).or(time(rec, adt_i)).and_then(|t| {
+                    jiff::Timestamp::from_millisecond(t)
+                        .ok()
+                        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+                })
+            })
+            .ok_or_else(|| required_missing(&["ActivityDate"]))?;
+            date.to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp().as_millisecond())
+                .map_err(|_| required_missing(&["ActivityDate"]))?
+        } else if touched.contains(&start_i) {
+            time(rec, start_i).ok_or_else(|| required_missing(&["StartDateTime"]))?
+        } else if touched.contains(&adt_i) {
+            time(rec, adt_i).ok_or_else(|| required_missing(&["ActivityDateTime"]))?
+        } else {
+            time(rec, start_i)
+                .or(time(rec, adt_i))
+                .ok_or_else(|| required_missing(&["StartDateTime"]))?
+        };
+        let end_given = touched.contains(&end_i).then(|| time(rec, end_i)).flatten();
+        let dur_given = touched.contains(&dur_i).then(|| minutes(rec)).flatten();
+        let end = match (end_given, dur_given) {
+            (Some(e), Some(d)) if e != start + d * 60_000 => {
+                return Err(ApiError::new(
+                    400,
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "End Date Time: EndDateTime and DurationInMinutes must add up to the same amount of time",
+                )
+                .with_fields(&["EndDateTime", "DurationInMinutes"]));
+            }
+            (Some(e), _) => e,
+            (None, Some(d)) => start + d * 60_000,
+            // Nothing about the end in this request: keep the duration the event had.
+            (None, None) => match minutes(rec) {
+                Some(d) => start + d * 60_000,
+                None if all_day => start + 86_400_000,
+                None => return Err(required_missing(&["DurationInMinutes"])),
+            },
+        };
+        if end < start {
+            return Err(ApiError::new(
+                400,
+                "FIELD_INTEGRITY_EXCEPTION",
+                "End Date Time: End Date Time cannot be earlier than Start Date Time",
+            )
+            .with_fields(&["EndDateTime"]));
+        }
+        let date = jiff::Timestamp::from_millisecond(start)
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+            .map_err(|_| required_missing(&["StartDateTime"]))?;
+        rec.set(start_i, Some(Val::Time(start)));
+        rec.set(adt_i, Some(Val::Time(start)));
+        rec.set(end_i, Some(Val::Time(end)));
+        rec.set(dur_i, Some(Val::Num(((end - start) / 60_000) as f64)));
+        rec.set(date_i, Some(Val::Str(date.into())));
+        Ok(())
     }
 
     /// The switchable duplicate rule: a Lead or Contact whose Email matches another of the same

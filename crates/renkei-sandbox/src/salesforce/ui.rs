@@ -46,6 +46,15 @@ fn columns(obj: &str) -> &'static [&'static str] {
             "Room_URL__c",
             "LastModifiedDate",
         ],
+        "Event" => &[
+            "Id",
+            "Subject",
+            "WhoId",
+            "WhatId",
+            "StartDateTime",
+            "EndDateTime",
+        ],
+        "Note" => &["Id", "Title", "ParentId", "LastModifiedDate"],
         _ => &[
             "Id",
             "Subject",
@@ -64,6 +73,8 @@ pub fn tables(org: &Org) -> Vec<Table> {
         schema::LEAD,
         schema::OPPORTUNITY,
         schema::TASK,
+        schema::EVENT,
+        schema::NOTE,
     ]
     .iter()
     .map(|&obj| {

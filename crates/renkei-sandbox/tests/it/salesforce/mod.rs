@@ -1,7 +1,8 @@
 //! The Salesforce emulator driven over HTTP as a client drives the real one: the OAuth web
-//! server flow, the REST API, SOQL/SOSL, composite resources, limits and errors. `spec.rs` walks
-//! Salesforce's Postman collection.
+//! server flow, the REST API, SOQL/SOSL, composite resources, limits and errors; `activities.rs`
+//! the rules of Tasks, Events and Notes. `spec.rs` walks Salesforce's Postman collection.
 
+mod activities;
 mod api;
 mod oauth;
 mod spec;
