@@ -5,13 +5,15 @@
 //! The token response names the org's `instance_url`; it must be a host Salesforce owns (or
 //! the configured login server's tree, in the sandbox), or renkei would hand its tokens to
 //! whoever wrote the response. `auth` holds the login-server calls; `client` the API calls and
-//! error classification; `people` the Lead and Contact import and write-back; `wire`
+//! error classification; `people` the Lead and Contact import and write-back; `records` the
+//! write-back recipes' writes (activities, people, accounts, field updates, describe); `wire`
 //! Salesforce's JSON; `mapping` its conversion.
 
 pub mod auth;
 pub mod client;
 pub mod mapping;
 pub mod people;
+pub mod records;
 pub mod wire;
 
 /// The REST API version renkei speaks (Winter '25).

@@ -43,11 +43,11 @@ const P: Provider = Provider::Salesforce;
 /// in) far below Salesforce's limits on SOQL and URI length.
 pub const IDS_PER_QUERY: usize = 200;
 
-const LEAD_FIELDS: &str = "Id, FirstName, LastName, Name, Company, Email, Phone, MobilePhone, \
+pub(crate) const LEAD_FIELDS: &str = "Id, FirstName, LastName, Name, Company, Email, Phone, MobilePhone, \
      Street, City, State, PostalCode, Country, Title, Description, OwnerId, CreatedDate, \
      SystemModstamp";
 
-const CONTACT_FIELDS: &str = "Id, FirstName, LastName, Name, Account.Name, Email, Phone, \
+pub(crate) const CONTACT_FIELDS: &str = "Id, FirstName, LastName, Name, Account.Name, Email, Phone, \
      MobilePhone, MailingStreet, MailingCity, MailingState, MailingPostalCode, MailingCountry, \
      Title, Department, Description, OwnerId, CreatedDate, SystemModstamp";
 
@@ -92,7 +92,7 @@ pub fn soql_datetime(at: Millis) -> String {
 
 /// A SOQL string literal: quoted, with backslashes and quotes escaped
 /// (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_quotedstringescapes.htm).
-fn soql_string(s: &str) -> String {
+pub(crate) fn soql_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
     for c in s.chars() {

@@ -155,3 +155,88 @@ pub struct AccountRef {
     #[serde(rename = "Name")]
     pub name: Option<String>,
 }
+
+/// `POST /sobjects/{type}`'s answer: `{"id": "…", "success": true, "errors": []}`.
+#[derive(Debug, Deserialize)]
+pub struct CreateResult {
+    pub id: String,
+    #[serde(default)]
+    pub success: bool,
+}
+
+/// A record's `attributes` (`{"type": "Lead", "url": …}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RecordAttributes {
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// One record of a SOSL answer: its `attributes.type` says which `RETURNING` object it is.
+#[derive(Debug, Deserialize)]
+pub struct SearchRecord {
+    #[serde(default)]
+    pub attributes: RecordAttributes,
+    #[serde(flatten)]
+    pub person: Person,
+}
+
+/// `GET /search?q=<SOSL>`: `{"searchRecords": [...]}`.
+#[derive(Debug, Deserialize)]
+pub struct SearchResponse {
+    #[serde(rename = "searchRecords", default)]
+    pub search_records: Vec<SearchRecord>,
+}
+
+/// An Account as `records::find_company` selects it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountRow {
+    #[serde(rename = "Id")]
+    pub id: Option<String>,
+    #[serde(rename = "Name")]
+    pub name: Option<String>,
+    #[serde(rename = "Website")]
+    pub website: Option<String>,
+}
+
+/// A Task, Event or Note as `records` reads it back: its id and its body (`Description` on
+/// Task and Event, `Body` on Note).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActivityRow {
+    #[serde(rename = "Id")]
+    pub id: Option<String>,
+    #[serde(rename = "Description")]
+    pub description: Option<String>,
+    #[serde(rename = "Body")]
+    pub body: Option<String>,
+}
+
+/// `GET /sobjects/{type}/describe`, as far as field metadata goes.
+#[derive(Debug, Deserialize)]
+pub struct Describe {
+    pub fields: Vec<DescribeField>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DescribeField {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub nillable: bool,
+    pub createable: bool,
+    pub updateable: bool,
+    pub defaulted_on_create: bool,
+    pub picklist_values: Vec<PicklistValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PicklistValue {
+    pub value: String,
+    pub label: Option<String>,
+    pub active: bool,
+}
