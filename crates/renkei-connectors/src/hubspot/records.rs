@@ -596,7 +596,9 @@ fn association(
         other => {
             return Err(unsupported(
                 Some(field),
-                format!("renkei associates activities with contacts, companies and deals, not {other}"),
+                format!(
+                    "renkei associates activities with contacts, companies and deals, not {other}"
+                ),
             ));
         }
     };
@@ -1070,7 +1072,10 @@ mod tests {
             &call,
             &hit(json!({"hs_call_title": "通話: 佐藤"}))
         ));
-        assert!(!is_same_activity(&call, &hit(json!({"hs_call_title": null}))));
+        assert!(!is_same_activity(
+            &call,
+            &hit(json!({"hs_call_title": null}))
+        ));
         let note = activity(ActivityKind::Note);
         let written = initial_body(&note);
         // HubSpot may rewrap the rich text it stores; an appended transcript follows.
@@ -1090,7 +1095,10 @@ mod tests {
 
     #[test]
     fn text_as_html_and_back() {
-        assert_eq!(to_html("a<b>\n\"c\" & 'd'"), "a&lt;b&gt;<br>&quot;c&quot; &amp; &#39;d&#39;");
+        assert_eq!(
+            to_html("a<b>\n\"c\" & 'd'"),
+            "a&lt;b&gt;<br>&quot;c&quot; &amp; &#39;d&#39;"
+        );
         assert_eq!(comparable(&to_html("a<b>\n  c & d")), "a<b> c & d");
         assert_eq!(comparable("<div><p>x</p>\n<p>y</p></div>"), "x y");
     }
@@ -1106,7 +1114,9 @@ mod tests {
             phone: Some("03-1234-5678".into()),
             description: Some("no such contact property".into()),
             owner_id: Some("4523111".into()),
-            extra: [("jobtitle".to_owned(), json!("部長"))].into_iter().collect(),
+            extra: [("jobtitle".to_owned(), json!("部長"))]
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -1132,7 +1142,11 @@ mod tests {
     fn people_lookups_respect_the_filter_limits() {
         let q = PersonLookup {
             phone_e164: Some("+81312345678".into()),
-            phone_national: vec!["03-1234-5678".into(), "0312345678".into(), "0312345678".into()],
+            phone_national: vec![
+                "03-1234-5678".into(),
+                "0312345678".into(),
+                "0312345678".into(),
+            ],
             email: Some("Taro@Sakura.co.jp".into()),
         };
         let bodies = people_search_bodies(&q).unwrap();
@@ -1146,7 +1160,10 @@ mod tests {
         for b in &bodies {
             let g = b["filterGroups"].as_array().unwrap();
             assert!(g.len() <= MAX_GROUPS);
-            let filters: usize = g.iter().map(|g| g["filters"].as_array().unwrap().len()).sum();
+            let filters: usize = g
+                .iter()
+                .map(|g| g["filters"].as_array().unwrap().len())
+                .sum();
             assert!(filters <= 18);
         }
         assert_eq!(

@@ -127,9 +127,7 @@ impl Hs {
     }
 
     async fn owner(&self) -> String {
-        let (_, body) = self
-            .api(reqwest::Method::GET, "/crm/v3/owners", None)
-            .await;
+        let (_, body) = self.api(reqwest::Method::GET, "/crm/v3/owners", None).await;
         body["results"][0]["id"].as_str().unwrap().to_owned()
     }
 
@@ -255,10 +253,7 @@ async fn find_people_by_phone_forms_and_email() {
     assert_eq!(yamada.phone.as_deref(), Some("03-1234-5678"));
     // 3 forms × 2 properties + the email = 7 filter groups: two requests, each within
     // HubSpot's 5 groups (the emulator refuses more with a 400).
-    let searches = hs
-        .sb
-        .requests(P, "/crm/v3/objects/contacts/search")
-        .await;
+    let searches = hs.sb.requests(P, "/crm/v3/objects/contacts/search").await;
     assert_eq!(searches.len(), 2, "{searches:?}");
     assert!(searches.iter().all(|(_, _, st)| *st == 200));
 
@@ -438,7 +433,9 @@ async fn companies_are_found_oldest_first_and_created() {
         name: "x".into(),
         ..Default::default()
     };
-    wrong.extra.insert("industry".into(), json!("NOT_AN_INDUSTRY"));
+    wrong
+        .extra
+        .insert("industry".into(), json!("NOT_AN_INDUSTRY"));
     let e = records::create_company(hs.http(), hs.ep(), hs.s(), &wrong)
         .await
         .unwrap_err();
@@ -573,7 +570,12 @@ async fn every_kind_of_activity_lands_with_its_properties_and_associations() {
         a.owner_id = Some(owner.clone());
         let r = hs.create_activity(&a).await.unwrap();
         assert_eq!(r.object, path);
-        let names: Vec<&str> = want.as_object().unwrap().keys().map(String::as_str).collect();
+        let names: Vec<&str> = want
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(hs.read(path, &r.id, &names).await, want, "{kind:?}");
         assert_eq!(
             hs.associations(path, &r.id, "contacts").await,
@@ -610,7 +612,11 @@ async fn every_kind_of_activity_lands_with_its_properties_and_associations() {
     let e = hs.create_activity(&ghost).await.unwrap_err();
     assert!(matches!(e, ConnectorError::Invalid { .. }), "{e:?}");
     let (_, notes) = hs
-        .api(reqwest::Method::GET, "/crm/v3/objects/notes?limit=100", None)
+        .api(
+            reqwest::Method::GET,
+            "/crm/v3/objects/notes?limit=100",
+            None,
+        )
         .await;
     assert_eq!(notes["results"].as_array().unwrap().len(), 1);
 }
@@ -676,7 +682,11 @@ async fn a_5xx_on_create_did_not_land_and_a_dropped_answer_did() {
         .unwrap()
         .expect("the dropped create was made");
     let (_, calls) = hs
-        .api(reqwest::Method::GET, "/crm/v3/objects/calls?limit=100", None)
+        .api(
+            reqwest::Method::GET,
+            "/crm/v3/objects/calls?limit=100",
+            None,
+        )
         .await;
     let ids: Vec<&str> = calls["results"]
         .as_array()
@@ -718,7 +728,9 @@ async fn append_adds_text_once() {
         .await
         .unwrap();
     for _ in 0..2 {
-        hs.append(ActivityKind::Email, &email, "追伸").await.unwrap();
+        hs.append(ActivityKind::Email, &email, "追伸")
+            .await
+            .unwrap();
     }
     assert_eq!(
         hs.read("emails", &email.id, &["hs_email_text"]).await["hs_email_text"],
@@ -733,10 +745,7 @@ async fn append_adds_text_once() {
         .await
         .unwrap_err();
     assert!(matches!(e, ConnectorError::NotFound { .. }), "{e:?}");
-    let e = hs
-        .append(ActivityKind::Note, &call, "x")
-        .await
-        .unwrap_err();
+    let e = hs.append(ActivityKind::Note, &call, "x").await.unwrap_err();
     assert_eq!(invalid_field(&e), Some("record"), "{e:?}");
 }
 

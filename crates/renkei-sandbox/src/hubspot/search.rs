@@ -183,7 +183,13 @@ fn association_filter(name: &str) -> Option<ObjType> {
 fn matches_association(p: &Portal, table: &Table, rec: &Record, to: ObjType, f: &Filter) -> bool {
     let wanted: Vec<String> = match f.operator.as_str() {
         "EQ" => f.value.iter().map(text).collect(),
-        _ => f.values.as_deref().unwrap_or_default().iter().map(text).collect(),
+        _ => f
+            .values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(text)
+            .collect(),
     };
     p.associations(table.ty, rec.id, to)
         .any(|(other, _)| wanted.iter().any(|w| w.trim() == other.to_string()))
