@@ -445,7 +445,7 @@ pub async fn associate(
 struct Shape {
     /// The v3 path name.
     path: &'static str,
-    /// The singular in search pseudo-properties and association names.
+    /// The title property; notes have none.
     title: Option<&'static str>,
     body: &'static str,
     /// Whether `body` is rich text (`fieldType` `html`).
@@ -725,17 +725,23 @@ pub async fn create_activity(
     a: &NewActivity,
 ) -> Result<RecordRef, ConnectorError> {
     let sh = shape(a.kind);
-    if sh.title.is_some() && a.subject.trim().is_empty() {
+    check_subject(a)?;
+    let body = activity_body(a)?;
+    let url = join(&ep.api, &format!("/crm/v3/objects/{}", sh.path));
+    let created: SimpleObject = send_json(http, ep, s, Method::POST, url, body, false).await?;
+    created_ref(sh.path, created)
+}
+
+/// A titled activity needs its title: it is part of how [`find_activity`] recognises it.
+fn check_subject(a: &NewActivity) -> Result<(), ConnectorError> {
+    if shape(a.kind).title.is_some() && a.subject.trim().is_empty() {
         return Err(invalid(
             "required",
             Some("subject"),
             "the activity needs a subject: it is part of how renkei finds it again",
         ));
     }
-    let body = activity_body(a)?;
-    let url = join(&ep.api, &format!("/crm/v3/objects/{}", sh.path));
-    let created: SimpleObject = send_json(http, ep, s, Method::POST, url, body, false).await?;
-    created_ref(sh.path, created)
+    Ok(())
 }
 
 /// The search body that finds the activity `a` (see the module doc).
@@ -781,6 +787,7 @@ pub async fn find_activity(
     a: &NewActivity,
 ) -> Result<Option<RecordRef>, ConnectorError> {
     let sh = shape(a.kind);
+    check_subject(a)?;
     let body = activity_search_body(a)?;
     let url = join(&ep.api, &format!("/crm/v3/objects/{}/search", sh.path));
     let mut after: Option<String> = None;
