@@ -8,12 +8,14 @@
 //! https://developers.hubspot.com/docs/api/usage-details (rate limits). `auth` holds the token
 //! endpoint and the token-info call that names the portal; `client` the API calls and the
 //! classification of HubSpot's error bodies; `people` the contacts a sync imports and writes
-//! back; `webhooks` the verification and reading of HubSpot's webhook deliveries; `wire`
+//! back; `records` the write-back recipes' writes (activities, contacts and companies created,
+//! associations, field metadata); `webhooks` the verification and reading of HubSpot's webhook deliveries; `wire`
 //! HubSpot's JSON; `mapping` its conversion.
 
 pub mod auth;
 pub mod client;
 pub mod mapping;
 pub mod people;
+pub mod records;
 pub mod webhooks;
 pub mod wire;

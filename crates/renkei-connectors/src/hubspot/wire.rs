@@ -205,3 +205,77 @@ fn opt_scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stri
         Value::Array(_) | Value::Object(_) => None,
     })
 }
+
+/// Any CRM v3 record (`SimplePublicObject`) with the properties asked for, as the create,
+/// read and search answers of companies and engagements carry it. Values stay JSON: HubSpot
+/// sends strings, and `null` for a requested property without a value.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SimpleObject {
+    #[serde(deserialize_with = "scalar_text")]
+    pub id: String,
+    #[serde(default)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SimpleObject {
+    /// The property's value as text, `None` when absent, `null` or not a scalar.
+    pub fn prop(&self, name: &str) -> Option<String> {
+        match self.properties.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /crm/v3/properties/{objectType}`
+/// (https://developers.hubspot.com/docs/api/crm/properties).
+#[derive(Debug, Deserialize)]
+pub struct PropertiesPage {
+    pub results: Vec<PropertyDefinition>,
+}
+
+/// One property definition, as far as renkei reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyDefinition {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    /// `string`, `number`, `date`, `datetime`, `enumeration`, `bool`, `phone_number`, …
+    #[serde(rename = "type")]
+    pub ptype: String,
+    /// `text`, `textarea`, `html`, `number`, `select`, `radio`, `checkbox`,
+    /// `booleancheckbox`, `date`, `file`, `phonenumber`, `calculation_equation`, …
+    #[serde(default)]
+    pub field_type: String,
+    #[serde(default)]
+    pub options: Vec<PropertyOption>,
+    /// True when the options come from elsewhere (owners, pipelines) rather than `options`.
+    #[serde(default)]
+    pub external_options: bool,
+    #[serde(default)]
+    pub calculated: bool,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub modification_metadata: Option<ModificationMetadata>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PropertyOption {
+    #[serde(default)]
+    pub label: String,
+    #[serde(deserialize_with = "scalar_text")]
+    pub value: String,
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModificationMetadata {
+    #[serde(default)]
+    pub read_only_value: bool,
+}

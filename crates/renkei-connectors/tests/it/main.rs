@@ -2,5 +2,6 @@ mod http;
 mod people_hubspot;
 mod people_salesforce;
 mod people_zoho;
+mod records_hubspot;
 mod records_salesforce;
 mod sandbox;

@@ -4,7 +4,10 @@
 //! The type ids are HubSpot's documented defaults ("Associations v4", section "Association
 //! type ID values"): e.g. contact→company 279 (unlabeled) and 1 (primary), company→contact
 //! 280 and 2, deal→contact 3, contact→deal 4, deal→company 341 and 5, company→deal 342 and 6,
-//! and one pair per engagement (note, task, email, meeting, call) and CRM object. Every
+//! and one pair per engagement (note, task, email, meeting, call) and CRM object, the
+//! engagement→object direction being the even id (call→contact 194, contact→call 193, note→deal
+//! 214, deal→note 213; the same table as the `AssociationType` constants of HubSpot's official
+//! clients, e.g. hubspot-api-ruby `lib/hubspot/helpers/association_type.rb`). Every
 //! association is stored in both directions, the inverse with its own type id. Only
 //! `HUBSPOT_DEFINED` types exist; custom labels (`USER_DEFINED`) are absent.
 
@@ -36,36 +39,36 @@ const TYPES: &[(ObjType, ObjType, u16, Option<&str>, u16)] = &[
     (Deals, Companies, 5, Some("Primary"), 6),
     (Companies, Deals, 342, None, 341),
     (Companies, Deals, 6, Some("Primary"), 5),
-    (Contacts, Notes, 202, None, 201),
-    (Notes, Contacts, 201, None, 202),
-    (Companies, Notes, 190, None, 189),
-    (Notes, Companies, 189, None, 190),
-    (Deals, Notes, 214, None, 213),
-    (Notes, Deals, 213, None, 214),
-    (Contacts, Tasks, 204, None, 203),
-    (Tasks, Contacts, 203, None, 204),
-    (Companies, Tasks, 192, None, 191),
-    (Tasks, Companies, 191, None, 192),
-    (Deals, Tasks, 216, None, 215),
-    (Tasks, Deals, 215, None, 216),
-    (Contacts, Emails, 198, None, 197),
-    (Emails, Contacts, 197, None, 198),
-    (Companies, Emails, 186, None, 185),
-    (Emails, Companies, 185, None, 186),
-    (Deals, Emails, 210, None, 209),
-    (Emails, Deals, 209, None, 210),
-    (Contacts, Meetings, 200, None, 199),
-    (Meetings, Contacts, 199, None, 200),
-    (Companies, Meetings, 188, None, 187),
-    (Meetings, Companies, 187, None, 188),
-    (Deals, Meetings, 212, None, 211),
-    (Meetings, Deals, 211, None, 212),
-    (Contacts, Calls, 194, None, 193),
-    (Calls, Contacts, 193, None, 194),
-    (Companies, Calls, 182, None, 181),
-    (Calls, Companies, 181, None, 182),
-    (Deals, Calls, 206, None, 205),
-    (Calls, Deals, 205, None, 206),
+    (Contacts, Notes, 201, None, 202),
+    (Notes, Contacts, 202, None, 201),
+    (Companies, Notes, 189, None, 190),
+    (Notes, Companies, 190, None, 189),
+    (Deals, Notes, 213, None, 214),
+    (Notes, Deals, 214, None, 213),
+    (Contacts, Tasks, 203, None, 204),
+    (Tasks, Contacts, 204, None, 203),
+    (Companies, Tasks, 191, None, 192),
+    (Tasks, Companies, 192, None, 191),
+    (Deals, Tasks, 215, None, 216),
+    (Tasks, Deals, 216, None, 215),
+    (Contacts, Emails, 197, None, 198),
+    (Emails, Contacts, 198, None, 197),
+    (Companies, Emails, 185, None, 186),
+    (Emails, Companies, 186, None, 185),
+    (Deals, Emails, 209, None, 210),
+    (Emails, Deals, 210, None, 209),
+    (Contacts, Meetings, 199, None, 200),
+    (Meetings, Contacts, 200, None, 199),
+    (Companies, Meetings, 187, None, 188),
+    (Meetings, Companies, 188, None, 187),
+    (Deals, Meetings, 211, None, 212),
+    (Meetings, Deals, 212, None, 211),
+    (Contacts, Calls, 193, None, 194),
+    (Calls, Contacts, 194, None, 193),
+    (Companies, Calls, 181, None, 182),
+    (Calls, Companies, 182, None, 181),
+    (Deals, Calls, 205, None, 206),
+    (Calls, Deals, 206, None, 205),
 ];
 
 pub fn inverse(type_id: u16) -> Option<u16> {

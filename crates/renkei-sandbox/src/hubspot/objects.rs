@@ -246,6 +246,20 @@ pub fn validate(
             Err(e) => bad.push(e),
         }
     }
+    // Every engagement needs the time it happened: "hs_timestamp: Required. This field marks
+    // the … time" (https://developers.hubspot.com/docs/api/crm/calls, and the same line in the
+    // notes, tasks, emails and meetings guides). HubSpot refuses a create without it in the
+    // "Property values were not valid" list, naming the property.
+    let has_timestamp = props
+        .get("hs_timestamp")
+        .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+    if creating && ty.is_engagement() && !has_timestamp {
+        bad.push(Invalid {
+            name: "hs_timestamp".into(),
+            error: "REQUIRED_FIELD",
+            message: "hs_timestamp is required".into(),
+        });
+    }
     if bad.is_empty() {
         Ok(Values { set, created_ms })
     } else {

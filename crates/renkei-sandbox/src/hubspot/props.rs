@@ -349,6 +349,13 @@ const CALLS: &[Spec] = &[
     ("hs_call_from_number", "From number", "string", "text", &[]),
     ("hs_call_to_number", "To number", "string", "text", &[]),
     (
+        "hs_call_recording_url",
+        "Recording URL",
+        "string",
+        "text",
+        &[],
+    ),
+    (
         "hs_call_direction",
         "Call direction",
         "enumeration",
@@ -513,13 +520,27 @@ impl Invalid {
 }
 
 /// The 400 HubSpot answers when property values are invalid: the list is embedded, as JSON, in
-/// the message.
+/// the message, and each entry is repeated in `errors` with its code and the property's name
+/// in `context.propertyName` (HubSpot's `Error` schema: `errors[].code`, `errors[].context`;
+/// a real answer reads `"errors":[{"message":"Property \"x\" does not exist","code":
+/// "PROPERTY_DOESNT_EXIST","context":{"propertyName":["x"]}}]`).
 pub fn invalid_error(list: &[Invalid]) -> HsError {
     let items: Vec<Value> = list.iter().map(Invalid::json).collect();
+    let errors: Vec<Value> = list
+        .iter()
+        .map(|i| {
+            json!({
+                "message": i.message,
+                "code": i.error,
+                "context": {"propertyName": [i.name]},
+            })
+        })
+        .collect();
     HsError::validation(format!(
         "Property values were not valid: {}",
         Value::Array(items)
     ))
+    .with("errors", Value::Array(errors))
 }
 
 /// The canonical stored string for `raw` written to property `name` of `table`, or why it is

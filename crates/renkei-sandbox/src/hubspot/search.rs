@@ -4,7 +4,8 @@
 //! CONTAINS_TOKEN and NOT_CONTAINS_TOKEN; at most 5 filter groups, 6 filters per group and 18
 //! filters in all; one sort; a free-text `query` over the object's default searchable
 //! properties; `limit` up to 200; and at most 10,000 results reachable by paging (`after` is
-//! an offset). String comparisons ignore case, as HubSpot's do.
+//! an offset). String comparisons ignore case, as HubSpot's do. The pseudo-property
+//! `associations.{type}` (EQ or IN a record id) keeps the records associated with that record.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use super::auth::Ctx;
 use super::errors::{HsError, HsJson, decode};
 use super::objects::{object, record_json};
 use super::props::parse_time;
-use super::store::{Record, Table};
+use super::store::{ObjType, Portal, Record, Table};
 
 pub const MAX_GROUPS: usize = 5;
 pub const MAX_FILTERS_PER_GROUP: usize = 6;
@@ -169,7 +170,35 @@ fn contains_token(value: &str, token: &str) -> bool {
             .any(|w| glob(token, w))
 }
 
-fn matches(table: &Table, rec: &Record, f: &Filter) -> bool {
+/// The object type named by the pseudo-property `associations.{type}` ("Search through
+/// associations" in https://developers.hubspot.com/docs/api/crm/search: records associated
+/// with a given record, e.g. `{"propertyName": "associations.contact", "operator": "EQ",
+/// "value": "123"}`). The type is accepted by any of its names, as in paths.
+fn association_filter(name: &str) -> Option<ObjType> {
+    name.strip_prefix("associations.").and_then(ObjType::parse)
+}
+
+/// Whether `rec` is associated with the record(s) the filter names: EQ one id, IN any of
+/// several (the only operators the pseudo-property takes; [`check`] refuses the others).
+fn matches_association(p: &Portal, table: &Table, rec: &Record, to: ObjType, f: &Filter) -> bool {
+    let wanted: Vec<String> = match f.operator.as_str() {
+        "EQ" => f.value.iter().map(text).collect(),
+        _ => f
+            .values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(text)
+            .collect(),
+    };
+    p.associations(table.ty, rec.id, to)
+        .any(|(other, _)| wanted.iter().any(|w| w.trim() == other.to_string()))
+}
+
+fn matches(p: &Portal, table: &Table, rec: &Record, f: &Filter) -> bool {
+    if let Some(to) = association_filter(&f.property_name) {
+        return matches_association(p, table, rec, to, f);
+    }
     let v = table.value(rec, &f.property_name);
     let k = kind(table, &f.property_name);
     let target = f.value.as_ref().map(text);
@@ -236,7 +265,14 @@ fn check(table: &Table, req: &Request) -> Result<(), HsError> {
                     OPERATORS.join(", ")
                 )));
             }
-            if !table.is_property(&f.property_name) {
+            if association_filter(&f.property_name).is_some() {
+                if !matches!(f.operator.as_str(), "EQ" | "IN") {
+                    return Err(HsError::validation(format!(
+                        "The {} operator is not supported on {}; use EQ or IN",
+                        f.operator, f.property_name
+                    )));
+                }
+            } else if !table.is_property(&f.property_name) {
                 return Err(HsError::validation(format!(
                     "There was a problem with the request: property {} does not exist on {}",
                     f.property_name,
@@ -331,7 +367,7 @@ pub async fn search(
                 || req
                     .filter_groups
                     .iter()
-                    .any(|g| g.filters.iter().all(|f| matches(table, r, f)))
+                    .any(|g| g.filters.iter().all(|f| matches(p, table, r, f)))
         })
         .filter(|r| match &query {
             None => true,

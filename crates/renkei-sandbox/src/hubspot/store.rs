@@ -109,6 +109,14 @@ impl ObjType {
             .find(|t| s == t.name() || s == t.singular() || s == t.type_id())
     }
 
+    /// Notes, tasks, emails, meetings and calls: the activities HubSpot calls engagements.
+    pub fn is_engagement(self) -> bool {
+        !matches!(
+            self,
+            ObjType::Contacts | ObjType::Companies | ObjType::Deals
+        )
+    }
+
     /// Contacts, companies and deals call their creation date `createdate`; engagements
     /// (notes, tasks, emails, meetings, calls) call it `hs_createdate`.
     pub fn created_prop(self) -> &'static str {

@@ -1426,3 +1426,156 @@ async fn next_hook(
         .expect("a webhook arrives")
         .unwrap()
 }
+
+#[tokio::test]
+async fn engagements_need_a_timestamp_and_take_hubspots_association_types() {
+    let hs = Hs::start().await;
+    let pat = hs.pat(0);
+    let contact = hs.contact(&pat, json!({"lastname": "山田"})).await;
+    let other = hs.contact(&pat, json!({"lastname": "佐藤"})).await;
+    let assoc = |id: &str, type_id: i64| json!([{"to": {"id": id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}]);
+
+    // hs_timestamp is required on every engagement, and the refusal names it.
+    let missing = hs
+        .post(
+            "/crm/v3/objects/calls",
+            &pat,
+            json!({"properties": {"hs_call_title": "t"}}),
+        )
+        .await;
+    assert_eq!(missing.status, 400, "{}", missing.text);
+    assert_eq!(missing.body["category"], "VALIDATION_ERROR");
+    assert_eq!(
+        missing.body["errors"][0]["context"]["propertyName"],
+        json!(["hs_timestamp"])
+    );
+
+    // Call → contact is 194 (contact → call 193): HubSpot's direction, not the inverse.
+    let wrong_way = hs
+        .post(
+            "/crm/v3/objects/calls",
+            &pat,
+            json!({"properties": {"hs_timestamp": "1763700000123"}, "associations": assoc(&contact, 193)}),
+        )
+        .await;
+    assert_eq!(wrong_way.status, 400, "{}", wrong_way.text);
+    let call = hs
+        .post(
+            "/crm/v3/objects/calls",
+            &pat,
+            json!({"properties": {"hs_timestamp": "1763700000123", "hs_call_title": "通話",
+                   "hs_call_recording_url": "https://rec.example.com/1.mp3"},
+                   "associations": assoc(&contact, 194)}),
+        )
+        .await;
+    assert_eq!(call.status, 201, "{}", call.text);
+    let call_id = call.body["id"].as_str().unwrap().to_owned();
+    let from_contact = hs
+        .get(
+            &format!("/crm/v4/objects/contacts/{contact}/associations/calls"),
+            &pat,
+        )
+        .await;
+    assert_eq!(
+        from_contact.body["results"][0]["toObjectId"].to_string(),
+        call_id
+    );
+    assert_eq!(
+        from_contact.body["results"][0]["associationTypes"][0]["typeId"],
+        193
+    );
+    for (ty, to_contact) in [
+        ("notes", 202),
+        ("tasks", 204),
+        ("emails", 198),
+        ("meetings", 200),
+    ] {
+        let a = hs
+            .post(
+                &format!("/crm/v3/objects/{ty}"),
+                &pat,
+                json!({"properties": {"hs_timestamp": "2025-11-21T04:40:00.123Z"}, "associations": assoc(&contact, to_contact)}),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{ty}: {}", a.text);
+    }
+
+    // Search through associations: `associations.contact` EQ or IN an id.
+    let search = |filters: Value| {
+        let hs = &hs;
+        let pat = pat.clone();
+        async move {
+            hs.post(
+                "/crm/v3/objects/calls/search",
+                &pat,
+                json!({"filterGroups": [{"filters": filters}]}),
+            )
+            .await
+        }
+    };
+    let by_contact = search(json!([
+        {"propertyName": "hs_timestamp", "operator": "EQ", "value": "1763700000123"},
+        {"propertyName": "associations.contact", "operator": "EQ", "value": contact},
+    ]))
+    .await;
+    assert_eq!(by_contact.status, 200, "{}", by_contact.text);
+    assert_eq!(by_contact.body["total"], 1);
+    assert_eq!(by_contact.body["results"][0]["id"], call_id.as_str());
+    let other_contact = search(json!([
+        {"propertyName": "associations.contact", "operator": "EQ", "value": other},
+    ]))
+    .await;
+    assert_eq!(other_contact.body["total"], 0);
+    let any_of = search(json!([
+        {"propertyName": "associations.contacts", "operator": "IN", "values": [other, contact]},
+    ]))
+    .await;
+    assert_eq!(any_of.body["total"], 1);
+    let unsupported = search(json!([
+        {"propertyName": "associations.contact", "operator": "GT", "value": "1"},
+    ]))
+    .await;
+    assert_eq!(unsupported.status, 400, "{}", unsupported.text);
+}
+
+#[tokio::test]
+async fn invalid_property_values_are_listed_in_errors_with_their_names() {
+    let hs = Hs::start().await;
+    let pat = hs.pat(0);
+    let a = hs
+        .post(
+            "/crm/v3/objects/deals",
+            &pat,
+            json!({"properties": {"dealname": "x", "no_such_prop": "1", "dealstage": "nowhere"}}),
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert!(
+        a.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Property values were not valid: [")
+    );
+    let mut errors: Vec<(String, String)> = a.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap().to_owned(),
+                e["context"]["propertyName"][0].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        vec![
+            ("INVALID_OPTION".to_owned(), "dealstage".to_owned()),
+            (
+                "PROPERTY_DOESNT_EXIST".to_owned(),
+                "no_such_prop".to_owned()
+            ),
+        ]
+    );
+}
