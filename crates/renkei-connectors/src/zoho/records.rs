@@ -24,7 +24,7 @@
 //! completed call), and for an outbound one `Outbound_Call_Status` Completed. A task carries
 //! `Status` (Completed or Not Started) and the day it happened as `Due_Date`; a meeting
 //! `Event_Title`, `Start_DateTime` and `End_DateTime` (the start again when the activity has no
-//! end). Times are written in UTC (`2026-01-15T09:30:00+00:00`), which Zoho accepts in any
+//! end). Times are written in UTC (`2024-01-15T09:30:00+00:00`), which Zoho accepts in any
 //! offset. Zoho has no record for an email activity: [`ActivityKind::Email`] is `unsupported`.
 //!
 //! **The exactly-once key.** Zoho modules have no external-id field unless an admin creates
@@ -159,7 +159,7 @@ pub fn zoho_time(at: Millis) -> String {
         .to_string()
 }
 
-/// The UTC day of an instant, as a Zoho date (`2026-01-15`).
+/// The UTC day of an instant, as a Zoho date (`2024-01-15`).
 pub fn zoho_date(at: Millis) -> String {
     at.to_timestamp()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -985,7 +985,7 @@ mod tests {
     use super::*;
     use crate::records::CallDetails;
 
-    const T: Millis = Millis(1_768_469_400_000); // 2026-01-15T09:30:00Z
+    const T: Millis = Millis(1_705_311_000_000); // 2024-01-15T09:30:00Z
 
     fn activity(kind: ActivityKind) -> NewActivity {
         NewActivity {
@@ -1178,22 +1178,22 @@ mod tests {
         call.subject = "Call: (A, B)".into();
         assert_eq!(
             activity_criteria(&call).unwrap(),
-            "((Subject:equals:Call\\: \\(A\\, B\\))and(Call_Start_Time:between:2026-01-15T09:30:00+00:00,2026-01-15T09:30:59+00:00))"
+            "((Subject:equals:Call\\: \\(A\\, B\\))and(Call_Start_Time:between:2024-01-15T09:30:00+00:00,2024-01-15T09:30:59+00:00))"
         );
         assert_eq!(
             activity_criteria(&activity(ActivityKind::Task)).unwrap(),
-            "((Subject:equals:Call with 山田)and(Due_Date:equals:2026-01-15))"
+            "((Subject:equals:Call with 山田)and(Due_Date:equals:2024-01-15))"
         );
         assert_eq!(
             activity_criteria(&activity(ActivityKind::Meeting)).unwrap(),
-            "((Event_Title:equals:Call with 山田)and(Start_DateTime:between:2026-01-15T09:30:00+00:00,2026-01-15T09:30:59+00:00))"
+            "((Event_Title:equals:Call with 山田)and(Start_DateTime:between:2024-01-15T09:30:00+00:00,2024-01-15T09:30:59+00:00))"
         );
     }
 
     #[test]
     fn times_durations_and_keys() {
-        assert_eq!(zoho_time(T.plus_ms(999)), "2026-01-15T09:30:00+00:00");
-        assert_eq!(zoho_date(T), "2026-01-15");
+        assert_eq!(zoho_time(T.plus_ms(999)), "2024-01-15T09:30:00+00:00");
+        assert_eq!(zoho_date(T), "2024-01-15");
         for (s, want) in [
             (0, "00:00"),
             (59, "00:59"),

@@ -18,8 +18,8 @@ use crate::sandbox::{Minted, Sandboxed};
 
 const P: Provider = Provider::ZohoCrm;
 
-/// 2026-01-15T09:30:00Z.
-const T: Millis = Millis(1_768_469_400_000);
+/// 2024-01-15T09:30:00Z.
+const T: Millis = Millis(1_705_311_000_000);
 
 struct Z {
     sb: Sandboxed,
@@ -468,7 +468,7 @@ async fn activities_land_on_their_records_and_are_found_by_key() {
     let v = z.record(&cr).await;
     assert_eq!(v["Subject"], "商談 (初回)");
     assert_eq!(v["Call_Type"], "Inbound");
-    assert_eq!(v["Call_Start_Time"], "2026-01-15T18:30:00+09:00");
+    assert_eq!(v["Call_Start_Time"], "2024-01-15T18:30:00+09:00");
     assert_eq!(v["Call_Duration"], "12:34");
     assert_eq!(v["Who_Id"]["id"], contact.id.as_str());
     assert_eq!(v["What_Id"], Value::Null);
@@ -505,7 +505,7 @@ async fn activities_land_on_their_records_and_are_found_by_key() {
     let v = z.record(&tr).await;
     assert_eq!(v["Subject"], "商談 (初回)");
     assert_eq!(v["Status"], "Completed");
-    assert_eq!(v["Due_Date"], "2026-01-15");
+    assert_eq!(v["Due_Date"], "2024-01-15");
     assert_eq!(v["Who_Id"]["id"], contact.id.as_str());
     assert_eq!(v["What_Id"]["id"], deal.id.as_str());
     assert_eq!(v["$se_module"], "Deals");
@@ -519,8 +519,8 @@ async fn activities_land_on_their_records_and_are_found_by_key() {
     assert_eq!(er.object, "Events");
     let v = z.record(&er).await;
     assert_eq!(v["Event_Title"], "商談 (初回)");
-    assert_eq!(v["Start_DateTime"], "2026-01-15T18:30:00+09:00");
-    assert_eq!(v["End_DateTime"], "2026-01-15T19:30:00+09:00");
+    assert_eq!(v["Start_DateTime"], "2024-01-15T18:30:00+09:00");
+    assert_eq!(v["End_DateTime"], "2024-01-15T19:30:00+09:00");
     assert_eq!(v["What_Id"]["id"], deal.id.as_str());
     assert_eq!(zr!(z, find_activity, &e).unwrap().as_ref(), Some(&er));
 

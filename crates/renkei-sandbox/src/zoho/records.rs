@@ -606,9 +606,15 @@ fn duration_ok(s: &str) -> bool {
 /// The rules of the activity modules that span fields ("Kaizen #38 - Calls API",
 /// https://help.zoho.com/portal/en/community/topic/kaizen-38-calls-api: a completed call —
 /// every inbound call, an outbound one with `Outbound_Call_Status` Completed — needs its
-/// `Call_Duration`, and a malformed one is `INVALID_DATA`; an event cannot end before it
-/// starts).
-fn activity_rules(m: usize, p: &Parsed, existing: Option<&Rec>, i: usize) -> Result<(), Value> {
+/// `Call_Duration` and a start that is not in the future, and a malformed duration is
+/// `INVALID_DATA`; an event cannot end before it starts).
+fn activity_rules(
+    m: usize,
+    p: &Parsed,
+    existing: Option<&Rec>,
+    i: usize,
+    now_ms: i64,
+) -> Result<(), Value> {
     let text = |name: &str| match effective(m, p, existing, name) {
         Some(Val::S(s)) => Some(s.as_ref()),
         _ => None,
@@ -626,6 +632,13 @@ fn activity_rules(m: usize, p: &Parsed, existing: Option<&Rec>, i: usize) -> Res
             };
             if completed && duration.is_none() {
                 return Err(invalid_data("Call_Duration", i, None));
+            }
+            // A completed call cannot have started in the future (the same page: "You have
+            // provided an incorrect Call_Start_Time for a completed call").
+            if completed
+                && matches!(effective(m, p, existing, "Call_Start_Time"), Some(Val::T(ms)) if *ms > now_ms)
+            {
+                return Err(invalid_data("Call_Start_Time", i, None));
             }
         }
         "Events" => {
@@ -842,7 +855,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                     );
                 }
                 let p = parse(org, target, &obj, i, true)?;
-                activity_rules(target, &p, None, i)?;
+                activity_rules(target, &p, None, i, now)?;
                 if let Some(e) = duplicate(org, target, &p, i, None) {
                     return Err(e);
                 }
@@ -874,7 +887,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                     ));
                 };
                 let p = parse(org, target, obj, i, false)?;
-                activity_rules(target, &p, org.tables[target].rows.get(&id), i)?;
+                activity_rules(target, &p, org.tables[target].rows.get(&id), i, now)?;
                 if let Some(e) = duplicate(org, target, &p, i, Some(id)) {
                     return Err(e);
                 }
@@ -903,7 +916,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                 match found {
                     Some((id, field)) => {
                         let p = parse(org, target, obj, i, false)?;
-                        activity_rules(target, &p, org.tables[target].rows.get(&id), i)?;
+                        activity_rules(target, &p, org.tables[target].rows.get(&id), i, now)?;
                         if let Some(e) = duplicate(org, target, &p, i, Some(id)) {
                             return Err(e);
                         }
@@ -917,7 +930,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                     }
                     None => {
                         let p = parse(org, target, obj, i, true)?;
-                        activity_rules(target, &p, None, i)?;
+                        activity_rules(target, &p, None, i, now)?;
                         if let Some(e) = duplicate(org, target, &p, i, None) {
                             return Err(e);
                         }

@@ -1,6 +1,7 @@
 //! The activity modules of the Zoho emulator: Calls (completed calls need `Call_Duration` as
-//! `mm:ss`; a lead through `What_Id` + `$se_module`), Events (mandatory title and times, no
-//! end before the start), Tasks, their search by subject and time, and their fields metadata.
+//! `mm:ss` and a start in the past; a lead through `What_Id` + `$se_module`), Events
+//! (mandatory title and times, no end before the start), their search by subject and time, and
+//! their fields metadata.
 
 use reqwest::Method as M;
 use serde_json::{Value, json};
@@ -68,7 +69,7 @@ async fn calls_need_a_duration_once_completed() {
             json!({"Last_Name": "山田", "Company": "さくら商事"}),
         )
         .await;
-    let base = json!({"Subject": "Call", "Call_Start_Time": "2026-01-15T09:30:00+00:00"});
+    let base = json!({"Subject": "Call", "Call_Start_Time": "2024-01-15T09:30:00+00:00"});
     let with = |extra: Value| {
         let mut r = base.clone();
         for (k, v) in extra.as_object().unwrap() {
@@ -115,6 +116,20 @@ async fn calls_need_a_duration_once_completed() {
         refusal(s, &b),
         ("MANDATORY_NOT_FOUND".into(), "Call_Start_Time".into())
     );
+    // A completed call has already started; a scheduled one may lie ahead.
+    let future = json!({"Subject": "Call", "Call_Start_Time": "2999-01-01T00:00:00+00:00", "Call_Duration": "01:00"});
+    let mut inbound = future.clone();
+    inbound["Call_Type"] = json!("Inbound");
+    let (s, b) = a.insert("Calls", inbound).await;
+    assert_eq!(
+        refusal(s, &b),
+        ("INVALID_DATA".into(), "Call_Start_Time".into())
+    );
+    let mut scheduled = future.clone();
+    scheduled["Call_Type"] = json!("Outbound");
+    scheduled["Outbound_Call_Status"] = json!("Scheduled");
+    let (s, b) = a.insert("Calls", scheduled).await;
+    assert_eq!(s, 201, "{b}");
     // A scheduled outbound call has no duration yet.
     let (s, b) = a
         .insert(
@@ -139,7 +154,7 @@ async fn calls_need_a_duration_once_completed() {
     assert_eq!(s, 200, "{b}");
     let r = &b["data"][0];
     assert_eq!(r["Call_Duration"], "75:05");
-    assert_eq!(r["Call_Start_Time"], "2026-01-15T18:30:00+09:00");
+    assert_eq!(r["Call_Start_Time"], "2024-01-15T18:30:00+09:00");
     assert_eq!(r["What_Id"]["id"], lead.as_str());
     assert_eq!(r["What_Id"]["name"], "山田");
     assert_eq!(r["$se_module"], "Leads");
@@ -166,7 +181,7 @@ async fn calls_need_a_duration_once_completed() {
     let (s, b) = a
         .req(
             M::GET,
-            &q("2026-01-15T09:30:00+00:00", "2026-01-15T09:30:59+00:00"),
+            &q("2024-01-15T09:30:00+00:00", "2024-01-15T09:30:59+00:00"),
             None,
         )
         .await;
@@ -182,7 +197,7 @@ async fn calls_need_a_duration_once_completed() {
     let (s, _) = a
         .req(
             M::GET,
-            &q("2026-01-15T09:31:00+00:00", "2026-01-15T09:31:59+00:00"),
+            &q("2024-01-15T09:31:00+00:00", "2024-01-15T09:31:59+00:00"),
             None,
         )
         .await;
@@ -202,7 +217,7 @@ async fn events_need_a_title_and_ordered_times() {
     let (s, b) = a
         .insert(
             "Events",
-            json!({"Event_Title": "商談", "Start_DateTime": "2026-01-15T09:30:00+00:00"}),
+            json!({"Event_Title": "商談", "Start_DateTime": "2024-01-15T09:30:00+00:00"}),
         )
         .await;
     assert_eq!(
@@ -212,7 +227,7 @@ async fn events_need_a_title_and_ordered_times() {
     let (s, b) = a
         .insert(
             "Events",
-            json!({"Event_Title": "商談", "Start_DateTime": "2026-01-15T09:30:00+00:00", "End_DateTime": "2026-01-15T09:29:00+00:00"}),
+            json!({"Event_Title": "商談", "Start_DateTime": "2024-01-15T09:30:00+00:00", "End_DateTime": "2024-01-15T09:29:00+00:00"}),
         )
         .await;
     assert_eq!(
@@ -224,7 +239,7 @@ async fn events_need_a_title_and_ordered_times() {
     let (s, b) = a
         .insert(
             "Events",
-            json!({"Event_Title": "x", "Start_DateTime": "2026-01-15T09:30:00+00:00", "End_DateTime": "2026-01-15T10:30:00+00:00", "What_Id": {"id": task}, "$se_module": "Tasks"}),
+            json!({"Event_Title": "x", "Start_DateTime": "2024-01-15T09:30:00+00:00", "End_DateTime": "2024-01-15T10:30:00+00:00", "What_Id": {"id": task}, "$se_module": "Tasks"}),
         )
         .await;
     assert_eq!(refusal(s, &b), ("INVALID_DATA".into(), "What_Id".into()));
@@ -233,8 +248,8 @@ async fn events_need_a_title_and_ordered_times() {
         .id(
             "Events",
             json!({
-                "Event_Title": "商談", "Start_DateTime": "2026-01-15T09:30:00+00:00",
-                "End_DateTime": "2026-01-15T10:30:00+00:00", "Who_Id": {"id": contact},
+                "Event_Title": "商談", "Start_DateTime": "2024-01-15T09:30:00+00:00",
+                "End_DateTime": "2024-01-15T10:30:00+00:00", "Who_Id": {"id": contact},
                 "What_Id": {"id": lead}, "$se_module": "Leads", "Description": "agenda",
             }),
         )
@@ -249,8 +264,8 @@ async fn events_need_a_title_and_ordered_times() {
     assert_eq!(s, 200, "{b}");
     let r = &b["data"][0];
     assert_eq!(r["Event_Title"], "商談");
-    assert_eq!(r["Start_DateTime"], "2026-01-15T18:30:00+09:00");
-    assert_eq!(r["End_DateTime"], "2026-01-15T19:30:00+09:00");
+    assert_eq!(r["Start_DateTime"], "2024-01-15T18:30:00+09:00");
+    assert_eq!(r["End_DateTime"], "2024-01-15T19:30:00+09:00");
     assert_eq!(r["Who_Id"]["id"], contact.as_str());
     assert_eq!(r["What_Id"]["id"], lead.as_str());
     assert_eq!(r["$se_module"], "Leads");
@@ -260,7 +275,7 @@ async fn events_need_a_title_and_ordered_times() {
         .req(
             M::PUT,
             &format!("/Events/{id}"),
-            Some(json!({"data": [{"End_DateTime": "2026-01-15T08:00:00+00:00"}]})),
+            Some(json!({"data": [{"End_DateTime": "2024-01-15T08:00:00+00:00"}]})),
         )
         .await;
     assert_eq!(
