@@ -635,9 +635,11 @@ fn activity_rules(
             }
             // A completed call cannot have started in the future (the same page: "You have
             // provided an incorrect Call_Start_Time for a completed call").
-            if completed
-                && matches!(effective(m, p, existing, "Call_Start_Time"), Some(Val::T(ms)) if *ms > now_ms)
-            {
+            let start = match effective(m, p, existing, "Call_Start_Time") {
+                Some(Val::T(ms)) => Some(*ms),
+                _ => None,
+            };
+            if completed && start.is_some_and(|ms| ms > now_ms) {
                 return Err(invalid_data("Call_Start_Time", i, None));
             }
         }
