@@ -8,12 +8,14 @@
 //! the API called at the `api_domain` the token response names — both checked against the
 //! known data centres (or the configured templates), never taken on trust. `auth` holds the
 //! accounts-server calls; `client` the API calls and error classification; `people` the Leads
-//! and Contacts import and write-back; `wire` Zoho's JSON; `mapping` its conversion.
+//! and Contacts import and write-back; `records` the write-back recipes' writes (people,
+//! accounts, activities, field metadata); `wire` Zoho's JSON; `mapping` its conversion.
 
 pub mod auth;
 pub mod client;
 pub mod mapping;
 pub mod people;
+pub mod records;
 pub mod wire;
 
 /// The CRM API version renkei speaks.

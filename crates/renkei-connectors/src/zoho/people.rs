@@ -70,7 +70,8 @@ fn module(object: PersonObject) -> Result<&'static str, ConnectorError> {
     crate::people::remote_object(P, object)
 }
 
-fn fields(object: PersonObject) -> &'static str {
+/// The fields the mapping reads, for a list or a search of `object`.
+pub(crate) fn fields(object: PersonObject) -> &'static str {
     match object {
         PersonObject::Lead => LEAD_FIELDS,
         PersonObject::Contact => CONTACT_FIELDS,

@@ -200,3 +200,68 @@ pub struct WriteResult {
     pub message: String,
     pub details: serde_json::Value,
 }
+
+/// `GET /settings/fields?module=…`: `{"fields": [...]}`
+/// (https://www.zoho.com/crm/developer/docs/api/v8/field-meta.html).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FieldsResponse {
+    pub fields: Vec<Field>,
+}
+
+/// One field's metadata, as far as `records::describe_fields` reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Field {
+    #[serde(deserialize_with = "lenient_text")]
+    pub api_name: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
+    pub field_label: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
+    pub display_label: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
+    pub data_type: Option<String>,
+    /// Mandatory in every layout (layout-level "required" is not in this answer).
+    pub system_mandatory: Option<bool>,
+    /// Read-only for everybody (`read_only`) or for the API user's profile
+    /// (`field_read_only`).
+    pub read_only: Option<bool>,
+    pub field_read_only: Option<bool>,
+    pub pick_list_values: Option<Vec<PickListValue>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PickListValue {
+    #[serde(deserialize_with = "lenient_text")]
+    pub actual_value: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
+    pub display_value: Option<String>,
+}
+
+/// An Account as `records::find_company` reads it from a search.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountRow {
+    #[serde(deserialize_with = "lenient_text")]
+    pub id: Option<String>,
+    #[serde(rename = "Account_Name", deserialize_with = "lenient_text")]
+    pub account_name: Option<String>,
+    #[serde(rename = "Website", deserialize_with = "lenient_text")]
+    pub website: Option<String>,
+    #[serde(rename = "Created_Time", deserialize_with = "lenient_text")]
+    pub created_time: Option<String>,
+}
+
+/// A Note, Call, Task or Event as `records::find_activity` and `append_to_activity` read it:
+/// its id and its body (`Note_Content` for a note, `Description` for the others).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActivityRow {
+    #[serde(deserialize_with = "lenient_text")]
+    pub id: Option<String>,
+    #[serde(rename = "Note_Content", deserialize_with = "lenient_text")]
+    pub note_content: Option<String>,
+    #[serde(rename = "Description", deserialize_with = "lenient_text")]
+    pub description: Option<String>,
+}

@@ -575,6 +575,90 @@ fn parse(
     Ok(Parsed { vals, owner })
 }
 
+/// The value field `name` of module `m` will hold after a write: the written one, else the
+/// stored one.
+fn effective<'a>(
+    m: usize,
+    p: &'a Parsed,
+    existing: Option<&'a Rec>,
+    name: &str,
+) -> Option<&'a Val> {
+    let fi = MODULES[m].fields.iter().position(|f| f.api == name)?;
+    match p.vals.iter().find(|(f, _)| *f == fi) {
+        Some((_, v)) => v.as_ref(),
+        None => existing.and_then(|r| r.get(fi)),
+    }
+}
+
+/// `mm:ss`, minutes unbounded: how Zoho writes a call's duration.
+fn duration_ok(s: &str) -> bool {
+    let Some((mm, ss)) = s.split_once(':') else {
+        return false;
+    };
+    !mm.is_empty()
+        && mm.len() <= 5
+        && mm.bytes().all(|b| b.is_ascii_digit())
+        && ss.len() == 2
+        && ss.bytes().all(|b| b.is_ascii_digit())
+        && ss < "60"
+}
+
+/// The rules of the activity modules that span fields ("Kaizen #38 - Calls API",
+/// https://help.zoho.com/portal/en/community/topic/kaizen-38-calls-api: a completed call —
+/// every inbound call, an outbound one with `Outbound_Call_Status` Completed — needs its
+/// `Call_Duration` and a start that is not in the future, and a malformed duration is
+/// `INVALID_DATA`; an event cannot end before it starts).
+fn activity_rules(
+    m: usize,
+    p: &Parsed,
+    existing: Option<&Rec>,
+    i: usize,
+    now_ms: i64,
+) -> Result<(), Value> {
+    let text = |name: &str| match effective(m, p, existing, name) {
+        Some(Val::S(s)) => Some(s.as_ref()),
+        _ => None,
+    };
+    match MODULES[m].api {
+        "Calls" => {
+            let duration = text("Call_Duration");
+            if duration.is_some_and(|d| !duration_ok(d)) {
+                return Err(invalid_data("Call_Duration", i, None));
+            }
+            let completed = match text("Call_Type") {
+                Some("Inbound") => true,
+                Some("Outbound") => text("Outbound_Call_Status") == Some("Completed"),
+                _ => false,
+            };
+            if completed && duration.is_none() {
+                return Err(invalid_data("Call_Duration", i, None));
+            }
+            // A completed call cannot have started in the future (the same page: "You have
+            // provided an incorrect Call_Start_Time for a completed call").
+            let start = match effective(m, p, existing, "Call_Start_Time") {
+                Some(Val::T(ms)) => Some(*ms),
+                _ => None,
+            };
+            if completed && start.is_some_and(|ms| ms > now_ms) {
+                return Err(invalid_data("Call_Start_Time", i, None));
+            }
+        }
+        "Events" => {
+            let at = |name: &str| match effective(m, p, existing, name) {
+                Some(Val::T(ms)) => Some(*ms),
+                _ => None,
+            };
+            if let (Some(start), Some(end)) = (at("Start_DateTime"), at("End_DateTime"))
+                && end < start
+            {
+                return Err(invalid_data("End_DateTime", i, None));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The unique-field check: `DUPLICATE_DATA` naming the record that holds the value.
 fn duplicate(org: &Org, m: usize, p: &Parsed, i: usize, except: Option<u64>) -> Option<Value> {
     let def = &MODULES[m];
@@ -773,6 +857,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                     );
                 }
                 let p = parse(org, target, &obj, i, true)?;
+                activity_rules(target, &p, None, i, now)?;
                 if let Some(e) = duplicate(org, target, &p, i, None) {
                     return Err(e);
                 }
@@ -804,6 +889,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                     ));
                 };
                 let p = parse(org, target, obj, i, false)?;
+                activity_rules(target, &p, org.tables[target].rows.get(&id), i, now)?;
                 if let Some(e) = duplicate(org, target, &p, i, Some(id)) {
                     return Err(e);
                 }
@@ -832,6 +918,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                 match found {
                     Some((id, field)) => {
                         let p = parse(org, target, obj, i, false)?;
+                        activity_rules(target, &p, org.tables[target].rows.get(&id), i, now)?;
                         if let Some(e) = duplicate(org, target, &p, i, Some(id)) {
                             return Err(e);
                         }
@@ -845,6 +932,7 @@ pub fn write(org: &mut Org, m: usize, mode: Mode, ctx: &Ctx) -> Result<Response,
                     }
                     None => {
                         let p = parse(org, target, obj, i, true)?;
+                        activity_rules(target, &p, None, i, now)?;
                         if let Some(e) = duplicate(org, target, &p, i, None) {
                             return Err(e);
                         }

@@ -1147,4 +1147,5 @@ async fn settings_and_faults_speak_zoho() {
     );
 }
 
+mod activities;
 mod spec;

@@ -318,6 +318,7 @@ async fn responses_match_zohos_openapi_files() {
         "Notes",
         "Tasks",
         "Calls",
+        "Events",
         "Meeting_Rooms",
     ] {
         let (_, b) = call(M::GET, &format!("/settings/fields?module={module}"), None).await;
