@@ -103,6 +103,14 @@ impl Default for StoreOptions {
     }
 }
 
+/// The page cache of SQLite's one writer connection, in KiB (SQLite's default is 2,000 KiB).
+/// An import inserts every person into half a dozen indexes on keys in no particular order
+/// (phone, email, company, identity, remote id); with the default cache most of those inserts
+/// missed it once the table held some tens of thousands of people, and a page of 2,000 people
+/// took four times as long at 100,000 stored as at 10,000 (docs/benchmarks.md). The readers
+/// keep the default: they are many, and their queries walk one index each.
+const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
+
 /// A handle to the database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -133,7 +141,10 @@ impl Store {
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(opts.acquire_timeout)
-                .connect_with(base.clone())
+                .connect_with(
+                    base.clone()
+                        .pragma("cache_size", format!("-{}", SQLITE_WRITER_CACHE_KIB)),
+                )
                 .await?;
             // An in-memory database exists once per connection, so it must share the writer.
             let read = if memory {
@@ -252,6 +263,51 @@ impl Tx {
             TxInner::Postgres(t) => t.rollback().await?,
         }
         Ok(())
+    }
+}
+
+/// Placeholders for a statement whose number of parameters depends on the data (multi-row
+/// inserts, `IN` lists): `$1, $2, …` on PostgreSQL, anonymous `?` on SQLite.
+///
+/// sqlx's SQLite driver asks SQLite the name of every parameter it binds
+/// (`sqlite3_bind_parameter_name`), and SQLite finds it by walking the statement's list of
+/// named parameters, so binding N numbered parameters costs N²: at a few thousand parameters
+/// a statement that was most of an import page's CPU (docs/benchmarks.md, "People import").
+/// Anonymous parameters have no name and bind in order. Every placeholder is therefore bound in
+/// the order it appears in the text, on both backends, and a value used twice is bound twice.
+pub(crate) struct Marks {
+    sqlite: bool,
+    n: usize,
+}
+
+impl Marks {
+    pub(crate) fn new(tx: &Tx) -> Self {
+        Self {
+            sqlite: matches!(tx.inner, TxInner::Sqlite(_)),
+            n: 0,
+        }
+    }
+
+    /// The next placeholder.
+    pub(crate) fn next(&mut self) -> String {
+        self.n += 1;
+        if self.sqlite {
+            "?".to_owned()
+        } else {
+            format!("${}", self.n)
+        }
+    }
+
+    /// `count` placeholders separated by commas.
+    pub(crate) fn list(&mut self, count: usize) -> String {
+        let mut out = String::with_capacity(count * 4);
+        for i in 0..count {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&self.next());
+        }
+        out
     }
 }
 

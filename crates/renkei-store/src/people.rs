@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use renkei_core::{Millis, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::{DbRow, Store, StoreError, Tx, decode_err, on_pool, on_tx};
+use crate::{DbRow, Marks, Store, StoreError, Tx, TxInner, decode_err, on_pool, on_tx};
 
 /// A person as an import page delivers it, already normalised by the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +198,7 @@ struct Existing {
     content_hash: String,
     deleted: bool,
     chosen: bool,
+    identity_key: Option<String>,
 }
 
 /// A row taking part in an identity choice.
@@ -222,11 +223,11 @@ fn preference(c: &Candidate) -> (u8, i64, &str) {
 /// Keys per `IN (…)` list and entries per multi-row statement of few columns.
 const CHUNK: usize = 500;
 
-/// Rows per multi-row `INSERT INTO people`. Each row binds 22 parameters, and SQLite resolves
-/// every numbered parameter by name with a cost that grows with their count (the benchmark
-/// profile put most of a large page's CPU there at 500 rows a statement), so inserts go in
-/// smaller statements.
-const INSERT_CHUNK: usize = 50;
+/// Rows per multi-row `INSERT INTO people`: 26 parameters each, within SQLite's limit of 32,766
+/// a statement. The statements bind anonymous parameters on SQLite ([`Marks`]), so a larger
+/// statement costs no more per row to bind, and fewer statements mean fewer round trips to
+/// sqlx's SQLite thread.
+const INSERT_CHUNK: usize = 250;
 
 impl Store {
     /// Applies one page of an import for `tenant`'s `provider` in `tx`. The same
@@ -250,6 +251,10 @@ impl Store {
             .values()
             .map(|e| (e.id, !e.deleted && e.chosen))
             .collect();
+        // Visibility after the page, where the page changes it: every statement below that
+        // moves `deleted` or `chosen` records its effect here, so that the change feed needs no
+        // second read of the rows.
+        let mut after: HashMap<i64, bool> = HashMap::new();
         let mut content_changed: HashSet<i64> = HashSet::new();
         let mut identity_keys: HashSet<String> = HashSet::new();
         let mut touched_without_key: Vec<i64> = Vec::new();
@@ -266,9 +271,12 @@ impl Store {
                             self.update_person_row(tx, e.id, p, now).await?;
                             out.updated += 1;
                             content_changed.insert(e.id);
+                            // The update revives a deleted row and keeps `chosen` unless the
+                            // row has no identity key (then it is its own identity).
+                            after.insert(e.id, p.identity_key.is_none() || e.chosen);
                             // The old identity key may have lost its chosen row.
-                            if let Some(k) = self.identity_key_of(tx, e.id).await? {
-                                identity_keys.insert(k);
+                            if let Some(k) = &e.identity_key {
+                                identity_keys.insert(k.clone());
                             }
                             match &p.identity_key {
                                 Some(k) => {
@@ -300,6 +308,7 @@ impl Store {
                             .await?
                         });
                         out.removed += 1;
+                        after.insert(e.id, false);
                         if let Some(k) = key {
                             identity_keys.insert(k);
                         }
@@ -315,6 +324,7 @@ impl Store {
             out.inserted += ids.len() as u64;
             for (p, id) in chunk.iter().zip(&ids) {
                 before.insert(*id, false);
+                after.insert(*id, true);
                 match &p.identity_key {
                     Some(k) => {
                         identity_keys.insert(k.clone());
@@ -324,10 +334,14 @@ impl Store {
             }
             new_ids.extend(ids);
         }
-        // 3. The identity choice for every key the page touched.
+        // 3. The identity choice for every key the page touched that needs one.
         let mut keys: Vec<String> = identity_keys.into_iter().collect();
         keys.sort();
+        let mut contested = Vec::new();
         for chunk in keys.chunks(CHUNK) {
+            contested.extend(self.contested_keys(tx, tenant, provider, chunk).await?);
+        }
+        for chunk in contested.chunks(CHUNK) {
             let cands = self
                 .identity_candidates(tx, tenant, provider, chunk)
                 .await?;
@@ -360,17 +374,17 @@ impl Store {
                         });
                     }
                     before.entry(c.id).or_insert(c.chosen);
+                    after.insert(c.id, should);
                 }
             }
         }
         // 4. The change feed: compare visibility after the page with before.
         let mut ids: Vec<i64> = before.keys().copied().collect();
         ids.sort_unstable();
-        let after = self.visibility(tx, &ids).await?;
         let mut changes: Vec<(i64, &'static str)> = Vec::new();
         for id in ids {
             let was = before.get(&id).copied().unwrap_or(false);
-            let is = after.get(&id).copied().unwrap_or(false);
+            let is = after.get(&id).copied().unwrap_or(was);
             let kind = match (was, is) {
                 (false, true) => "created",
                 (true, false) => "deleted",
@@ -401,23 +415,25 @@ impl Store {
             })
             .collect();
         for chunk in keys.chunks(CHUNK) {
-            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let mut m = Marks::new(tx);
+            let (t, p) = (m.next(), m.next());
+            let marks = m.list(chunk.len());
             // Remote ids are unique per provider account in every CRM we speak to, but we
             // still key by object: a Salesforce Lead and Contact never share an id, Zoho's
             // modules do not either, and the object column keeps that assumption checked.
             let sql = format!(
-                "SELECT id, object, remote_id, content_hash, deleted, chosen FROM people
-                 WHERE tenant_id = $1 AND provider = $2 AND remote_id IN ({})",
-                marks.join(", ")
+                "SELECT id, object, remote_id, content_hash, deleted, chosen, identity_key
+                 FROM people WHERE tenant_id = {t} AND provider = {p} AND remote_id IN ({marks})"
             );
-            let rows: Vec<(i64, String, String, String, i64, i64)> = on_tx!(tx, |conn| {
+            type Row = (i64, String, String, String, i64, i64, Option<String>);
+            let rows: Vec<Row> = on_tx!(tx, |conn| {
                 let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
                 for (_, r) in chunk {
                     q = q.bind(*r);
                 }
                 q.fetch_all(conn).await?
             });
-            for (id, object, remote_id, content_hash, deleted, chosen) in rows {
+            for (id, object, remote_id, content_hash, deleted, chosen, identity_key) in rows {
                 out.insert(
                     (object, remote_id),
                     Existing {
@@ -425,21 +441,12 @@ impl Store {
                         content_hash,
                         deleted: deleted != 0,
                         chosen: chosen != 0,
+                        identity_key,
                     },
                 );
             }
         }
         Ok(out)
-    }
-
-    async fn identity_key_of(&self, tx: &mut Tx, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(on_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, Option<String>>("SELECT identity_key FROM people WHERE id = $1")
-                .bind(id)
-                .fetch_optional(conn)
-                .await?
-                .flatten()
-        }))
     }
 
     async fn insert_people(
@@ -450,21 +457,22 @@ impl Store {
         chunk: &[&PersonUpsert],
         now: Millis,
     ) -> Result<Vec<i64>, StoreError> {
-        const N: usize = 22;
+        let mut m = Marks::new(tx);
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p: Vec<String> = (0..N).map(|k| format!("${}", 4 + i * N + k)).collect();
-                format!("($1, $2, {}, 0, 1, NULL, $3, $3)", p.join(", "))
+            .map(|_| {
+                let (t, p) = (m.next(), m.next());
+                let fields = m.list(22);
+                let (c, u) = (m.next(), m.next());
+                format!("({t}, {p}, {fields}, 0, 1, NULL, {c}, {u})")
             })
             .collect();
-        let sql = format!(
+        let insert = format!(
             "INSERT INTO people (tenant_id, provider, object, remote_id, display_name, last_name,
                  first_name, company, emails, phones, address, department, title, description,
                  owner_id, remote_created_at, remote_updated_at, phone_key, phone2_key, email_key,
                  company_key, name_key, identity_key, content_hash,
                  deleted, chosen, duplicate_of, created_at, updated_at)
-             VALUES {}
-             RETURNING id, object, remote_id",
+             VALUES {}",
             rows.join(", ")
         );
         let encoded: Vec<(String, String, Option<String>)> = chunk
@@ -477,39 +485,72 @@ impl Store {
                 )
             })
             .collect();
-        let returned: Vec<(i64, String, String)> = on_tx!(tx, |conn| {
-            let mut q = sqlx::query_as(&sql)
-                .bind(tenant.as_str())
-                .bind(provider)
-                .bind(now.0);
-            for (p, (emails, phones, address)) in chunk.iter().zip(&encoded) {
-                q = q
-                    .bind(p.object.as_str())
-                    .bind(p.remote_id.as_str())
-                    .bind(p.display_name.as_deref())
-                    .bind(p.last_name.as_deref())
-                    .bind(p.first_name.as_deref())
-                    .bind(p.company.as_deref())
-                    .bind(emails.as_str())
-                    .bind(phones.as_str())
-                    .bind(address.as_deref())
-                    .bind(p.department.as_deref())
-                    .bind(p.title.as_deref())
-                    .bind(p.description.as_deref())
-                    .bind(p.owner_id.as_deref())
-                    .bind(p.remote_created_at.map(|m| m.0))
-                    .bind(p.remote_updated_at.0)
-                    .bind(p.phone_key.as_deref())
-                    .bind(p.phone2_key.as_deref())
-                    .bind(p.email_key.as_deref())
-                    .bind(p.company_key.as_deref())
-                    .bind(p.name_key.as_deref())
-                    .bind(p.identity_key.as_deref())
-                    .bind(p.content_hash.as_str());
+        macro_rules! bind_rows {
+            ($q:ident) => {
+                for (p, (emails, phones, address)) in chunk.iter().zip(&encoded) {
+                    $q = $q
+                        .bind(tenant.as_str())
+                        .bind(provider)
+                        .bind(p.object.as_str())
+                        .bind(p.remote_id.as_str())
+                        .bind(p.display_name.as_deref())
+                        .bind(p.last_name.as_deref())
+                        .bind(p.first_name.as_deref())
+                        .bind(p.company.as_deref())
+                        .bind(emails.as_str())
+                        .bind(phones.as_str())
+                        .bind(address.as_deref())
+                        .bind(p.department.as_deref())
+                        .bind(p.title.as_deref())
+                        .bind(p.description.as_deref())
+                        .bind(p.owner_id.as_deref())
+                        .bind(p.remote_created_at.map(|m| m.0))
+                        .bind(p.remote_updated_at.0)
+                        .bind(p.phone_key.as_deref())
+                        .bind(p.phone2_key.as_deref())
+                        .bind(p.email_key.as_deref())
+                        .bind(p.company_key.as_deref())
+                        .bind(p.name_key.as_deref())
+                        .bind(p.identity_key.as_deref())
+                        .bind(p.content_hash.as_str())
+                        .bind(now.0)
+                        .bind(now.0);
+                }
+            };
+        }
+        let returned: Vec<(i64, String, String)> = match &mut tx.inner {
+            // sqlx's SQLite driver runs statements on a thread of its own and hands each
+            // result row over a channel, waking this task once a row: with `RETURNING`, the
+            // hand-over of the new ids cost more than the insert (futex wake-ups were a third of
+            // an import's CPU profile). The writer is SQLite's only connection and holds the
+            // write lock for the whole transaction, and SQLite gives a new row a rowid above
+            // the largest one in the table, so the rows above the largest id before the insert
+            // are exactly this statement's: one row of JSON lists them.
+            TxInner::Sqlite(t) => {
+                let conn = &mut **t;
+                let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM people")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let mut q = sqlx::query(&insert);
+                bind_rows!(q);
+                q.execute(&mut *conn).await?;
+                let json: String = sqlx::query_scalar(
+                    "SELECT json_group_array(json_array(id, object, remote_id)) FROM people
+                     WHERE id > ?",
+                )
+                .bind(before)
+                .fetch_one(&mut *conn)
+                .await?;
+                serde_json::from_str(&json).map_err(|e| decode_err("people insert", e))?
             }
-            q.fetch_all(conn).await?
-        });
-        // RETURNING order is not guaranteed to follow VALUES order; map back by key.
+            TxInner::Postgres(t) => {
+                let sql = format!("{insert} RETURNING id, object, remote_id");
+                let mut q = sqlx::query_as(&sql);
+                bind_rows!(q);
+                q.fetch_all(&mut **t).await?
+            }
+        };
+        // Neither answer promises the order of VALUES; map back by key.
         let by_key: HashMap<(String, String), i64> = returned
             .into_iter()
             .map(|(id, o, r)| ((o, r), id))
@@ -583,11 +624,13 @@ impl Store {
         provider: &str,
         keys: &[String],
     ) -> Result<Vec<(String, Candidate)>, StoreError> {
-        let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
+        let mut m = Marks::new(tx);
+        let (t, p) = (m.next(), m.next());
+        let marks = m.list(keys.len());
         let sql = format!(
             "SELECT identity_key, id, object, remote_id, remote_created_at, chosen FROM people
-             WHERE tenant_id = $1 AND provider = $2 AND deleted = 0 AND identity_key IN ({})",
-            marks.join(", ")
+             WHERE tenant_id = {t} AND provider = {p} AND deleted = 0
+               AND identity_key IN ({marks})"
         );
         type Row = (String, i64, String, String, Option<i64>, i64);
         let rows: Vec<Row> = on_tx!(tx, |conn| {
@@ -614,26 +657,35 @@ impl Store {
             .collect())
     }
 
-    async fn visibility(&self, tx: &mut Tx, ids: &[i64]) -> Result<HashMap<i64, bool>, StoreError> {
-        let mut out = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-            let sql = format!(
-                "SELECT id, deleted, chosen FROM people WHERE id IN ({})",
-                marks.join(", ")
-            );
-            let rows: Vec<(i64, i64, i64)> = on_tx!(tx, |conn| {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(conn).await?
-            });
-            for (id, deleted, chosen) in rows {
-                out.insert(id, deleted == 0 && chosen != 0);
+    /// Those of `keys` whose identity choice may have to change: shared by several live rows,
+    /// or held by one live row that is not (or not alone) chosen. A key held by one chosen row
+    /// (every new person of an initial import) is settled and costs no further read.
+    async fn contested_keys(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        keys: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut m = Marks::new(tx);
+        let (t, p) = (m.next(), m.next());
+        let marks = m.list(keys.len());
+        let sql = format!(
+            "SELECT identity_key FROM people
+             WHERE tenant_id = {t} AND provider = {p} AND deleted = 0
+               AND identity_key IN ({marks})
+             GROUP BY identity_key
+             HAVING COUNT(*) > 1 OR MIN(chosen) = 0 OR MAX(duplicate_of) IS NOT NULL"
+        );
+        Ok(on_tx!(tx, |conn| {
+            let mut q = sqlx::query_scalar(&sql)
+                .bind(tenant.as_str())
+                .bind(provider);
+            for k in keys {
+                q = q.bind(k.as_str());
             }
-        }
-        Ok(out)
+            q.fetch_all(conn).await?
+        }))
     }
 
     /// Appends change-feed entries, allocating their sequence numbers from the tenant's
@@ -660,8 +712,9 @@ impl Store {
         });
         let first = last - n + 1;
         for (ci, chunk) in changes.chunks(CHUNK).enumerate() {
+            let mut m = Marks::new(tx);
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("($1, $2, ${}, ${}, ${})", 3 + i * 3, 4 + i * 3, 5 + i * 3))
+                .map(|_| format!("({})", m.list(5)))
                 .collect();
             let sql = format!(
                 "INSERT INTO person_changes (tenant_id, at, seq, person_id, kind) VALUES {}",
@@ -669,9 +722,14 @@ impl Store {
             );
             let base = first + (ci * CHUNK) as i64;
             on_tx!(tx, |conn| {
-                let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(now.0);
+                let mut q = sqlx::query(&sql);
                 for (i, (id, kind)) in chunk.iter().enumerate() {
-                    q = q.bind(base + i as i64).bind(*id).bind(*kind);
+                    q = q
+                        .bind(tenant.as_str())
+                        .bind(now.0)
+                        .bind(base + i as i64)
+                        .bind(*id)
+                        .bind(*kind);
                 }
                 q.execute(conn).await?.rows_affected()
             });
