@@ -209,6 +209,7 @@ struct Candidate {
     remote_id: String,
     remote_created_at: Option<i64>,
     chosen: bool,
+    duplicate_of: Option<i64>,
 }
 
 /// The deterministic order of the identity choice (see the module documentation).
@@ -356,25 +357,25 @@ impl Store {
                 else {
                     continue;
                 };
+                // Only rows whose state differs are written, the winner alone and its
+                // duplicates in one statement: a phone number shared by many records would
+                // otherwise cost a statement per record on every page that touches it.
+                let mut demote: Vec<i64> = Vec::new();
                 for (_, c) in group.iter().map(|g| (&g.0, &g.1)) {
                     let should = c.id == winner.1.id;
-                    if c.chosen != should || !should {
-                        let dup = if should { None } else { Some(winner.1.id) };
-                        on_tx!(tx, |conn| {
-                            sqlx::query(
-                                "UPDATE people SET chosen = $2, duplicate_of = $3
-                                 WHERE id = $1 AND (chosen <> $2 OR duplicate_of IS DISTINCT FROM $3)",
-                            )
-                            .bind(c.id)
-                            .bind(i64::from(should))
-                            .bind(dup)
-                            .execute(conn)
-                            .await?
-                            .rows_affected()
-                        });
+                    let dup = if should { None } else { Some(winner.1.id) };
+                    if c.chosen != should || c.duplicate_of != dup {
+                        if should {
+                            self.set_choice(tx, &[c.id], None).await?;
+                        } else {
+                            demote.push(c.id);
+                        }
                     }
                     before.entry(c.id).or_insert(c.chosen);
                     after.insert(c.id, should);
+                }
+                for ids in demote.chunks(CHUNK) {
+                    self.set_choice(tx, ids, Some(winner.1.id)).await?;
                 }
             }
         }
@@ -628,11 +629,12 @@ impl Store {
         let (t, p) = (m.next(), m.next());
         let marks = m.list(keys.len());
         let sql = format!(
-            "SELECT identity_key, id, object, remote_id, remote_created_at, chosen FROM people
+            "SELECT identity_key, id, object, remote_id, remote_created_at, chosen, duplicate_of
+             FROM people
              WHERE tenant_id = {t} AND provider = {p} AND deleted = 0
                AND identity_key IN ({marks})"
         );
-        type Row = (String, i64, String, String, Option<i64>, i64);
+        type Row = (String, i64, String, String, Option<i64>, i64, Option<i64>);
         let rows: Vec<Row> = on_tx!(tx, |conn| {
             let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
             for k in keys {
@@ -642,19 +644,46 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(k, id, object, remote_id, created, chosen)| {
-                (
-                    k,
-                    Candidate {
-                        id,
-                        object,
-                        remote_id,
-                        remote_created_at: created,
-                        chosen: chosen != 0,
-                    },
-                )
-            })
+            .map(
+                |(k, id, object, remote_id, created, chosen, duplicate_of)| {
+                    (
+                        k,
+                        Candidate {
+                            id,
+                            object,
+                            remote_id,
+                            remote_created_at: created,
+                            chosen: chosen != 0,
+                            duplicate_of,
+                        },
+                    )
+                },
+            )
             .collect())
+    }
+
+    /// Makes `ids` chosen (`duplicate_of` `None`) or duplicates of the chosen row.
+    async fn set_choice(
+        &self,
+        tx: &mut Tx,
+        ids: &[i64],
+        duplicate_of: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut m = Marks::new(tx);
+        let (c, d) = (m.next(), m.next());
+        let marks = m.list(ids.len());
+        let sql =
+            format!("UPDATE people SET chosen = {c}, duplicate_of = {d} WHERE id IN ({marks})");
+        on_tx!(tx, |conn| {
+            let mut q = sqlx::query(&sql)
+                .bind(i64::from(duplicate_of.is_none()))
+                .bind(duplicate_of);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.execute(conn).await?.rows_affected()
+        });
+        Ok(())
     }
 
     /// Those of `keys` whose identity choice may have to change: shared by several live rows,
