@@ -230,6 +230,34 @@ const CHUNK: usize = 500;
 /// sqlx's SQLite thread.
 const INSERT_CHUNK: usize = 250;
 
+/// Binds a [`PersonUpsert`]'s stored fields, from `display_name` to `content_hash`, in the
+/// column order both the insert and the update of a person list them; `emails`, `phones` and
+/// `address` are the JSON texts of those fields.
+macro_rules! bind_person_fields {
+    ($q:expr, $p:expr, $emails:expr, $phones:expr, $address:expr) => {
+        $q.bind($p.display_name.as_deref())
+            .bind($p.last_name.as_deref())
+            .bind($p.first_name.as_deref())
+            .bind($p.company.as_deref())
+            .bind($emails.as_str())
+            .bind($phones.as_str())
+            .bind($address.as_deref())
+            .bind($p.department.as_deref())
+            .bind($p.title.as_deref())
+            .bind($p.description.as_deref())
+            .bind($p.owner_id.as_deref())
+            .bind($p.remote_created_at.map(|m| m.0))
+            .bind($p.remote_updated_at.0)
+            .bind($p.phone_key.as_deref())
+            .bind($p.phone2_key.as_deref())
+            .bind($p.email_key.as_deref())
+            .bind($p.company_key.as_deref())
+            .bind($p.name_key.as_deref())
+            .bind($p.identity_key.as_deref())
+            .bind($p.content_hash.as_str())
+    };
+}
+
 impl Store {
     /// Applies one page of an import for `tenant`'s `provider` in `tx`. The same
     /// (object, remote id) must not appear twice in `items`; the engine dedupes a page first.
@@ -493,27 +521,8 @@ impl Store {
                         .bind(tenant.as_str())
                         .bind(provider)
                         .bind(p.object.as_str())
-                        .bind(p.remote_id.as_str())
-                        .bind(p.display_name.as_deref())
-                        .bind(p.last_name.as_deref())
-                        .bind(p.first_name.as_deref())
-                        .bind(p.company.as_deref())
-                        .bind(emails.as_str())
-                        .bind(phones.as_str())
-                        .bind(address.as_deref())
-                        .bind(p.department.as_deref())
-                        .bind(p.title.as_deref())
-                        .bind(p.description.as_deref())
-                        .bind(p.owner_id.as_deref())
-                        .bind(p.remote_created_at.map(|m| m.0))
-                        .bind(p.remote_updated_at.0)
-                        .bind(p.phone_key.as_deref())
-                        .bind(p.phone2_key.as_deref())
-                        .bind(p.email_key.as_deref())
-                        .bind(p.company_key.as_deref())
-                        .bind(p.name_key.as_deref())
-                        .bind(p.identity_key.as_deref())
-                        .bind(p.content_hash.as_str())
+                        .bind(p.remote_id.as_str());
+                    $q = bind_person_fields!($q, p, emails, phones, address)
                         .bind(now.0)
                         .bind(now.0);
                 }
@@ -578,7 +587,7 @@ impl Store {
         let phones = p.phones.to_string();
         let address = p.address.as_ref().map(|a| a.to_string());
         on_tx!(tx, |conn| {
-            sqlx::query(
+            let q = sqlx::query(
                 "UPDATE people SET display_name = $2, last_name = $3, first_name = $4,
                      company = $5, emails = $6, phones = $7, address = $8, department = $9,
                      title = $10, description = $11, owner_id = $12, remote_created_at = $13,
@@ -589,31 +598,12 @@ impl Store {
                      duplicate_of = CASE WHEN $20 IS NULL THEN NULL ELSE duplicate_of END
                  WHERE id = $1",
             )
-            .bind(id)
-            .bind(p.display_name.as_deref())
-            .bind(p.last_name.as_deref())
-            .bind(p.first_name.as_deref())
-            .bind(p.company.as_deref())
-            .bind(emails.as_str())
-            .bind(phones.as_str())
-            .bind(address.as_deref())
-            .bind(p.department.as_deref())
-            .bind(p.title.as_deref())
-            .bind(p.description.as_deref())
-            .bind(p.owner_id.as_deref())
-            .bind(p.remote_created_at.map(|m| m.0))
-            .bind(p.remote_updated_at.0)
-            .bind(p.phone_key.as_deref())
-            .bind(p.phone2_key.as_deref())
-            .bind(p.email_key.as_deref())
-            .bind(p.company_key.as_deref())
-            .bind(p.name_key.as_deref())
-            .bind(p.identity_key.as_deref())
-            .bind(p.content_hash.as_str())
-            .bind(now.0)
-            .execute(conn)
-            .await?
-            .rows_affected()
+            .bind(id);
+            bind_person_fields!(q, p, emails, phones, address)
+                .bind(now.0)
+                .execute(conn)
+                .await?
+                .rows_affected()
         });
         Ok(())
     }
