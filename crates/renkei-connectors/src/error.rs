@@ -157,6 +157,21 @@ impl ConnectorError {
     }
 
     /// How long the provider asked us to wait, if it said.
+    /// The provider's HTTP status behind this error, when it answered at all.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::RateLimited { .. } => Some(429),
+            Self::Unauthorized { .. } => Some(401),
+            Self::Forbidden { .. } => Some(403),
+            Self::Unavailable { status, .. } => Some(*status),
+            Self::Invalid { .. } => Some(400),
+            Self::Duplicate { .. } => Some(409),
+            Self::NotFound { .. } => Some(404),
+            Self::Permanent { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => *retry_after,

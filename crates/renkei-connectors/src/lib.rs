@@ -100,6 +100,18 @@ impl Session<'_> {
     }
 }
 
+/// Calls the provider's `records` function `$f` with the shared client and endpoints first.
+macro_rules! records_call {
+    ($self:ident, $p:expr, $f:ident ( $($arg:expr),* )) => {{
+        let ep = $self.registry.endpoints($p);
+        match $p {
+            Provider::Hubspot => hubspot::records::$f(&$self.http, ep, $($arg),*).await,
+            Provider::Salesforce => salesforce::records::$f(&$self.http, ep, $($arg),*).await,
+            Provider::ZohoCrm => zoho::records::$f(&$self.http, ep, $($arg),*).await,
+        }
+    }};
+}
+
 /// Every provider behind one face. The engine calls these; each dispatches to the provider's
 /// module.
 #[derive(Debug, Clone)]
@@ -308,5 +320,111 @@ impl Connectors {
                 zoho::people::update(&self.http, ep, s, object, remote_id, u).await
             }
         }
+    }
+
+    /// Live search of `objects`' people by phone or email ([`records`]).
+    pub async fn find_people(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        objects: &[people::PersonObject],
+        q: &records::PersonLookup,
+    ) -> Result<Vec<people::RemotePerson>, ConnectorError> {
+        records_call!(self, p, find_people(s, objects, q))
+    }
+
+    /// A new lead or contact.
+    pub async fn create_person(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        person: &records::NewPerson,
+    ) -> Result<records::RecordRef, ConnectorError> {
+        records_call!(self, p, create_person(s, person))
+    }
+
+    /// The company (account) named `name` or at `domain`, the oldest when several match.
+    pub async fn find_company(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        name: Option<&str>,
+        domain: Option<&str>,
+    ) -> Result<Option<records::RecordRef>, ConnectorError> {
+        records_call!(self, p, find_company(s, name, domain))
+    }
+
+    /// A new company (account).
+    pub async fn create_company(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        c: &records::NewCompany,
+    ) -> Result<records::RecordRef, ConnectorError> {
+        records_call!(self, p, create_company(s, c))
+    }
+
+    /// Links `from` to `to` (a contact to its company).
+    pub async fn associate(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        from: &records::RecordRef,
+        to: &records::RecordRef,
+    ) -> Result<(), ConnectorError> {
+        records_call!(self, p, associate(s, from, to))
+    }
+
+    /// A call, note, task, email or meeting.
+    pub async fn create_activity(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        a: &records::NewActivity,
+    ) -> Result<records::RecordRef, ConnectorError> {
+        records_call!(self, p, create_activity(s, a))
+    }
+
+    /// The activity written earlier under `a`'s key, if it landed.
+    pub async fn find_activity(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        a: &records::NewActivity,
+    ) -> Result<Option<records::RecordRef>, ConnectorError> {
+        records_call!(self, p, find_activity(s, a))
+    }
+
+    /// Appends `text` to an activity's body, once.
+    pub async fn append_to_activity(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        kind: records::ActivityKind,
+        r: &records::RecordRef,
+        text: &str,
+    ) -> Result<(), ConnectorError> {
+        records_call!(self, p, append_to_activity(s, kind, r, text))
+    }
+
+    /// Sets fields of any record.
+    pub async fn update_record(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        r: &records::RecordRef,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ConnectorError> {
+        records_call!(self, p, update_record(s, r, fields))
+    }
+
+    /// An object's fields with their types.
+    pub async fn describe_fields(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        object: &str,
+    ) -> Result<Vec<records::FieldMeta>, ConnectorError> {
+        records_call!(self, p, describe_fields(s, object))
     }
 }

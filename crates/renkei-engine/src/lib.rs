@@ -14,11 +14,13 @@
 
 pub mod clock;
 pub mod connect;
+pub mod deliver;
 pub mod directory;
 pub mod health;
 pub mod intake;
 pub mod jobs;
 pub mod people;
+pub mod recipes;
 pub mod routing;
 pub mod settings;
 pub mod sync;

@@ -19,6 +19,167 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct ConnectionSettings {
     pub people: PeopleSettings,
+    /// Calls written as activities (PRODUCT.md 4.3).
+    #[serde(default)]
+    pub call_logging: CallLogging,
+    /// Meeting reports written as notes (4.4).
+    #[serde(default)]
+    pub meeting_notes: MeetingNotes,
+    /// Deal-room activity and the room URL on the deal (4.1).
+    #[serde(default)]
+    pub deal_room: DealRoom,
+    /// Completed bookings written as companies and contacts (4.5).
+    #[serde(default)]
+    pub booking_capture: BookingCapture,
+}
+
+/// Whether and as what a recipe creates a person the CRM does not have yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateAs {
+    /// Do not create: the write is skipped when no record matches.
+    #[default]
+    None,
+    Lead,
+    Contact,
+}
+
+/// Which call events write.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+pub enum CallEvent {
+    /// The call activity itself.
+    #[serde(rename = "call.ended")]
+    Ended,
+    /// The transcript, appended to the call's activity.
+    #[serde(rename = "call.transcribed")]
+    Transcribed,
+}
+
+/// `call_logging` (PRODUCT.md 4.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallLogging {
+    pub enabled: bool,
+    /// The events that write (`call.ended`, `call.transcribed`).
+    pub events: Vec<CallEvent>,
+    /// Where callers are looked up live: `lead`, `contact` (HubSpot: `contact`).
+    #[schema(value_type = Vec<String>)]
+    pub objects: Vec<PersonObject>,
+    /// Unknown callers: `none` (skip the write), `lead` or `contact`.
+    pub create_unknown: CreateAs,
+    /// The account a created contact without a company is attached to (reused if it exists).
+    pub default_account_name: String,
+    /// The activity's subject, a template over the event (`direction`, `customer`, …).
+    pub subject: String,
+}
+
+/// `meeting_notes` (PRODUCT.md 4.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeetingNotes {
+    pub enabled: bool,
+    /// A customer the CRM does not have yet: `lead`, `contact`, or `none` (skip).
+    pub create_as: CreateAs,
+    /// The line of the note naming the member who held the meeting, a template over the
+    /// event with `member` (`name`, `email`).
+    pub member_line: String,
+}
+
+/// The activity a deal-room event becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomActivity {
+    Task,
+    Email,
+    Meeting,
+    Note,
+    /// Not written.
+    None,
+}
+
+/// The deal-room events that can write.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+pub enum RoomEvent {
+    #[serde(rename = "chat.message_sent")]
+    ChatMessageSent,
+    #[serde(rename = "task.completed")]
+    TaskCompleted,
+    #[serde(rename = "content.updated")]
+    ContentUpdated,
+}
+
+/// `deal_room` (PRODUCT.md 4.1; HubSpot and Salesforce).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DealRoom {
+    pub enabled: bool,
+    /// The deal field that receives the room URL on `room.linked` (HubSpot: a text-type
+    /// property; Salesforce: a text or URL field of Opportunity); `null` writes no URL.
+    pub url_field: Option<String>,
+    /// The activity type per event.
+    pub activities: BTreeMap<RoomEvent, RoomActivity>,
+}
+
+/// `booking_capture` (PRODUCT.md 4.5; HubSpot).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingCapture {
+    pub enabled: bool,
+    /// Mappings per booking calendar id.
+    pub calendars: BTreeMap<String, BookingMapping>,
+    /// The mapping of calendars not listed; `null`: such bookings are skipped.
+    pub default: Option<BookingMapping>,
+}
+
+/// How a booking's `guest` and `answers` become properties: property name → template.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingMapping {
+    /// Company properties; empty: no company is written.
+    pub company: BTreeMap<String, String>,
+    /// Contact properties; must map `email` when not empty.
+    pub contact: BTreeMap<String, String>,
+}
+
+impl Default for CallLogging {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            events: vec![CallEvent::Ended, CallEvent::Transcribed],
+            objects: vec![PersonObject::Lead, PersonObject::Contact],
+            create_unknown: CreateAs::None,
+            default_account_name: "renkei 取引先".to_owned(),
+            subject: "{{ direction_label }}".to_owned(),
+        }
+    }
+}
+
+impl Default for MeetingNotes {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            create_as: CreateAs::Lead,
+            member_line: "担当: {{ member.name | default(member.id) }}".to_owned(),
+        }
+    }
+}
+
+impl Default for DealRoom {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            url_field: None,
+            activities: BTreeMap::from([
+                (RoomEvent::ChatMessageSent, RoomActivity::Email),
+                (RoomEvent::TaskCompleted, RoomActivity::Task),
+                (RoomEvent::ContentUpdated, RoomActivity::Meeting),
+            ]),
+        }
+    }
 }
 
 /// Import and sync of the CRM's people (PRODUCT.md 4.3, 4.4).
@@ -187,6 +348,7 @@ impl ConnectionSettings {
                 import_all(),
             ),
         };
+        let ja = locale == "ja";
         Self {
             people: PeopleSettings {
                 enabled: true,
@@ -200,6 +362,51 @@ impl ConnectionSettings {
                 interval_seconds: 300,
                 quota_share: 0.5,
             },
+            call_logging: CallLogging {
+                objects: match p {
+                    Provider::Hubspot => vec![PersonObject::Contact],
+                    _ => vec![PersonObject::Lead, PersonObject::Contact],
+                },
+                default_account_name: if ja {
+                    "renkei 取引先"
+                } else {
+                    "renkei account"
+                }
+                .into(),
+                subject: if ja {
+                    "通話（{{ direction_label }}）"
+                } else {
+                    "{{ direction_label }} call"
+                }
+                .into(),
+                ..CallLogging::default()
+            },
+            meeting_notes: MeetingNotes {
+                member_line: if ja {
+                    "担当: {{ member.name | default(member.id) }}"
+                } else {
+                    "Held by {{ member.name | default(member.id) }}"
+                }
+                .into(),
+                ..MeetingNotes::default()
+            },
+            deal_room: DealRoom {
+                // Salesforce writes every room event to the Opportunity's activity history as
+                // a Task (4.1); HubSpot has an engagement type per event.
+                activities: match p {
+                    Provider::Salesforce => [
+                        RoomEvent::ChatMessageSent,
+                        RoomEvent::TaskCompleted,
+                        RoomEvent::ContentUpdated,
+                    ]
+                    .into_iter()
+                    .map(|e| (e, RoomActivity::Task))
+                    .collect(),
+                    _ => DealRoom::default().activities,
+                },
+                ..DealRoom::default()
+            },
+            booking_capture: BookingCapture::default(),
         }
     }
 

@@ -18,7 +18,9 @@ use renkei_connectors::{ConnectorError, Provider};
 use renkei_core::event::CustomerUpdated;
 use renkei_core::{Millis, TenantId, split_name};
 use renkei_store::connections::ConnectionKey;
+use renkei_store::deliveries::{Attempt, Delivery, DeliveryStatus, NewDelivery};
 use renkei_store::events::StoredEvent;
+use renkei_store::queue::ConcurrencyKey;
 use renkei_store::{Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -37,6 +39,15 @@ pub struct WritebackJob {
     pub delivery_id: i64,
     pub event_seq: i64,
     pub person_id: i64,
+    /// The FIFO key of the person's record ([`record_key`]); absent in jobs queued before
+    /// deliveries were ordered.
+    #[serde(default)]
+    pub record_key: Option<String>,
+}
+
+/// The FIFO key of writes to one remote record of a connection.
+pub fn record_key(connection_id: i64, object: &str, remote_id: &str) -> String {
+    format!("{connection_id}:{object}:{remote_id}")
 }
 
 impl JobPayload for WritebackJob {
@@ -45,6 +56,11 @@ impl JobPayload for WritebackJob {
     const MAX_ATTEMPTS: i64 = 10;
     fn tenant(&self) -> Option<TenantId> {
         Some(self.tenant.clone())
+    }
+    fn concurrency(&self) -> Option<ConcurrencyKey> {
+        self.record_key
+            .clone()
+            .map(|key| ConcurrencyKey { key, limit: 1 })
     }
 }
 
@@ -146,8 +162,22 @@ pub async fn route_customer_updated(
             "only import-only fields changed; renkei does not write them back".to_owned(),
         ));
     }
+    let key = record_key(conn.id, &person.object, &person.remote_id);
     let Some(delivery_id) = store
-        .insert_delivery(tx, &event.tenant, event.seq, conn.id, STEP, now)
+        .insert_delivery(
+            tx,
+            &NewDelivery {
+                tenant: &event.tenant,
+                event_seq: event.seq,
+                connection_id: conn.id,
+                step: STEP,
+                subject: Some(&format!("customer:{id}")),
+                record_key: Some(&key),
+                member: event.member.as_ref(),
+                skipped: None,
+            },
+            now,
+        )
         .await?
     else {
         return Ok(none("already routed".to_owned()));
@@ -157,6 +187,7 @@ pub async fn route_customer_updated(
         delivery_id,
         event_seq: event.seq,
         person_id: person.id,
+        record_key: Some(key),
     };
     store.enqueue(tx, &job.to_job(now), now).await?;
     Ok(Routed {
@@ -172,6 +203,23 @@ pub async fn route_customer_updated(
     })
 }
 
+/// The job that (re)runs delivery `d` of `event` (a retry).
+pub fn job_for(d: &Delivery, event: &StoredEvent) -> WritebackJob {
+    let person_id = serde_json::from_value::<CustomerUpdated>(event.data.clone())
+        .ok()
+        .and_then(|c| c.customer_id.as_str().parse::<i64>().ok())
+        // A delivery exists only for a readable event naming a person; should that ever not
+        // hold, the job finds no person and fails the delivery saying so.
+        .unwrap_or(0);
+    WritebackJob {
+        tenant: d.tenant.clone(),
+        delivery_id: d.id,
+        event_seq: d.event_seq,
+        person_id,
+        record_key: d.record_key.clone(),
+    }
+}
+
 async fn run(vault: &Vault, ctx: JobContext<'_>, job: WritebackJob) -> Result<Done, JobError> {
     let store = ctx.store;
     let now = ctx.now();
@@ -182,10 +230,12 @@ async fn run(vault: &Vault, ctx: JobContext<'_>, job: WritebackJob) -> Result<Do
         store
             .record_delivery_attempt(
                 job.delivery_id,
-                "failed",
-                None,
-                None,
-                Some("the person was removed"),
+                Attempt {
+                    status: DeliveryStatus::Failed,
+                    provider_status: None,
+                    error: Some("person_removed: the person was removed from renkei"),
+                    reason: None,
+                },
                 now,
             )
             .await?;
@@ -233,13 +283,20 @@ async fn run(vault: &Vault, ctx: JobContext<'_>, job: WritebackJob) -> Result<Do
     let remote = json!({"object": person.object, "id": person.remote_id});
     match result {
         Ok(()) => {
+            let mut remote_ids = serde_json::Map::new();
+            remote_ids.insert("person".into(), remote);
+            store
+                .save_delivery_remote(job.delivery_id, &remote_ids, now)
+                .await?;
             store
                 .record_delivery_attempt(
                     job.delivery_id,
-                    "succeeded",
-                    Some(200),
-                    Some(&remote),
-                    None,
+                    Attempt {
+                        status: DeliveryStatus::Succeeded,
+                        provider_status: Some(200),
+                        error: None,
+                        reason: None,
+                    },
                     now,
                 )
                 .await?;
@@ -258,7 +315,16 @@ async fn run(vault: &Vault, ctx: JobContext<'_>, job: WritebackJob) -> Result<Do
         Err(e) if e.is_retryable() && ctx.job.attempt < ctx.job.max_attempts => {
             let msg = e.to_string();
             store
-                .record_delivery_attempt(job.delivery_id, "pending", None, None, Some(&msg), now)
+                .record_delivery_attempt(
+                    job.delivery_id,
+                    Attempt {
+                        status: DeliveryStatus::Pending,
+                        provider_status: None,
+                        error: Some(&msg),
+                        reason: None,
+                    },
+                    now,
+                )
                 .await?;
             Err(JobError::Retry {
                 error: msg,
@@ -271,7 +337,16 @@ async fn run(vault: &Vault, ctx: JobContext<'_>, job: WritebackJob) -> Result<Do
         Err(e) => {
             let msg = format!("{}: {e}", e.code());
             store
-                .record_delivery_attempt(job.delivery_id, "failed", None, None, Some(&msg), now)
+                .record_delivery_attempt(
+                    job.delivery_id,
+                    Attempt {
+                        status: DeliveryStatus::Failed,
+                        provider_status: None,
+                        error: Some(&msg),
+                        reason: None,
+                    },
+                    now,
+                )
                 .await?;
             metrics::counter!("renkei_deliveries_total", "provider" => provider.as_str(),
                 "step" => STEP, "outcome" => "failed")

@@ -188,6 +188,7 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
     let mut registry = renkei_engine::registry();
     renkei_engine::sync::register(&mut registry, sync.clone());
     renkei_engine::writeback::register(&mut registry, vault.clone());
+    renkei_engine::deliver::register(&mut registry, vault.clone());
     let runtime = Runtime::new(store.clone(), registry, config.worker_config());
     let wake = runtime.wake();
     let workers = config.role.runs_workers().then(|| runtime.start());

@@ -56,21 +56,6 @@ pub struct StoredEvent {
     pub routing_runs: i64,
 }
 
-/// A delivery: one write to a provider caused by an event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    pub id: i64,
-    pub connection_id: i64,
-    pub step: String,
-    pub status: String,
-    pub attempts: i64,
-    pub provider_status: Option<i64>,
-    pub remote_ids: Option<Value>,
-    pub error: Option<String>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
-
 /// Counts over a tenant's events, for operators and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RoutingStats {
@@ -220,107 +205,6 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(from_row).transpose()
-        })
-    }
-
-    /// Records a pending delivery in `tx`; `None` when the (event, connection, step) already
-    /// has one (a routing job that ran twice).
-    pub async fn insert_delivery(
-        &self,
-        tx: &mut Tx,
-        tenant: &TenantId,
-        event_seq: i64,
-        connection_id: i64,
-        step: &str,
-        now: Millis,
-    ) -> Result<Option<i64>, StoreError> {
-        on_tx!(tx, |conn| {
-            Ok(sqlx::query_scalar(
-                "INSERT INTO deliveries (tenant_id, event_seq, connection_id, step, status,
-                     attempts, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
-                 ON CONFLICT (event_seq, connection_id, step) DO NOTHING
-                 RETURNING id",
-            )
-            .bind(tenant.as_str())
-            .bind(event_seq)
-            .bind(connection_id)
-            .bind(step)
-            .bind(now.0)
-            .fetch_optional(&mut *conn)
-            .await?)
-        })
-    }
-
-    /// Records an attempt of a delivery: its new status (`pending` while it will be retried,
-    /// `succeeded`, `failed`), the provider's HTTP status, the remote ids written, the error.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_delivery_attempt(
-        &self,
-        id: i64,
-        status: &str,
-        provider_status: Option<i64>,
-        remote_ids: Option<&Value>,
-        error: Option<&str>,
-        now: Millis,
-    ) -> Result<(), StoreError> {
-        let remote = remote_ids.map(|v| v.to_string());
-        on_pool!(self, write, |pool| {
-            sqlx::query(
-                "UPDATE deliveries SET status = $2, attempts = attempts + 1, provider_status = $3,
-                     remote_ids = COALESCE($4, remote_ids), error = $5, updated_at = $6
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(status)
-            .bind(provider_status)
-            .bind(remote.as_deref())
-            .bind(error)
-            .bind(now.0)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
-    }
-
-    /// The deliveries an event caused, oldest first.
-    pub async fn list_event_deliveries(
-        &self,
-        tenant: &TenantId,
-        seq: i64,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        on_pool!(self, read, |pool| {
-            let rows = sqlx::query(
-                "SELECT id, connection_id, step, status, attempts, provider_status, remote_ids, error,
-                     created_at, updated_at
-                 FROM deliveries WHERE tenant_id = $1 AND event_seq = $2 ORDER BY id",
-            )
-            .bind(tenant.as_str())
-            .bind(seq)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Delivery {
-                        id: r.int("id")?,
-                        connection_id: r.int("connection_id")?,
-                        step: r.text("step")?,
-                        status: r.text("status")?,
-                        attempts: r.int("attempts")?,
-                        provider_status: r.opt_int("provider_status")?,
-                        remote_ids: r
-                            .opt_text("remote_ids")?
-                            .map(|s| {
-                                serde_json::from_str(&s)
-                                    .map_err(|e| decode_err("deliveries.remote_ids", e))
-                            })
-                            .transpose()?,
-                        error: r.opt_text("error")?,
-                        created_at: Millis(r.int("created_at")?),
-                        updated_at: Millis(r.int("updated_at")?),
-                    })
-                })
-                .collect()
         })
     }
 

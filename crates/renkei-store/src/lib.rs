@@ -21,7 +21,9 @@ use sqlx::sqlite::{
 
 pub mod api_keys;
 pub mod connections;
+pub mod deliveries;
 pub mod events;
+pub mod links;
 pub mod people;
 pub mod queue;
 pub mod sync;

@@ -697,7 +697,7 @@ pub async fn find_people(
     push("email", q.email.clone());
     if params.is_empty() {
         return Err(invalid(
-            "required",
+            "lookup_empty",
             Some("phone"),
             "a person lookup needs a phone number or an email",
         ));
@@ -753,7 +753,7 @@ pub async fn find_company(
 ) -> Result<Option<RecordRef>, ConnectorError> {
     let Some(criteria) = company_criteria(name, domain) else {
         return Err(invalid(
-            "required",
+            "lookup_empty",
             Some("name"),
             "a company lookup needs a name or a domain",
         ));

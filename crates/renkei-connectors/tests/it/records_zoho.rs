@@ -312,7 +312,10 @@ async fn people_are_created_found_and_refused() {
     .unwrap();
     assert!(none.is_empty());
     let e = zr!(z, find_people, &both, &PersonLookup::default()).unwrap_err();
-    assert_eq!(invalid_field(&e), ("required".into(), Some("phone".into())));
+    assert_eq!(
+        invalid_field(&e),
+        ("lookup_empty".into(), Some("phone".into()))
+    );
     z.sb.stop().await;
 }
 
@@ -387,7 +390,10 @@ async fn companies_are_found_by_name_or_domain_and_linked() {
     );
     assert_ne!(second, first);
     let e = zr!(z, find_company, None, None).unwrap_err();
-    assert_eq!(invalid_field(&e), ("required".into(), Some("name".into())));
+    assert_eq!(
+        invalid_field(&e),
+        ("lookup_empty".into(), Some("name".into()))
+    );
 
     // Contact → Account: the contact's Account_Name.
     let contact = z.insert("Contacts", json!({"Last_Name": "Stone"})).await;

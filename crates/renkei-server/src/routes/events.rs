@@ -205,10 +205,10 @@ pub async fn get_event(
                     id: d.id,
                     connection_id: d.connection_id,
                     step: d.step,
-                    status: d.status,
+                    status: d.status.as_str().to_owned(),
                     attempts: d.attempts,
                     provider_status: d.provider_status,
-                    remote_ids: d.remote_ids,
+                    remote_ids: Some(Value::Object(d.remote_ids)),
                     error: d.error,
                 })
                 .collect(),
