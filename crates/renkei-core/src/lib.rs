@@ -16,6 +16,7 @@ pub mod ids;
 pub mod keyring;
 pub mod matching;
 pub mod secret;
+pub mod template;
 pub mod time;
 
 pub use email::EmailAddress;

@@ -133,6 +133,11 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// The vault the calls go through.
+    pub fn vault(&self) -> &Vault {
+        self.vault
+    }
+
     /// Runs one provider call with a working session of the current target.
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, StepError>
     where

@@ -1,11 +1,10 @@
 //! The routing job: decides which connections an event writes to.
 //!
-//! Routing creates one delivery per (event, connection, step) that the event causes, and
-//! records on the event what it decided. Today one event type writes anywhere:
-//! `customer.updated`, whose two-way fields go back to the person's CRM record
-//! ([`crate::writeback`]). The recipes of the write-back issue (calls, notes, bookings) are not
-//! built yet, so every other event is recorded, visibly, as applying to no connection instead
-//! of pretending to have been written anywhere.
+//! Routing creates one delivery per (event, connection, step) that the event causes, each with
+//! its `deliver` job under the delivery's FIFO key, and records on the event what it decided.
+//! `customer.updated` goes back to the person's CRM record ([`crate::writeback`]); every other
+//! event goes to each tenant-level connection whose settings enable a recipe for it
+//! ([`crate::recipes::plan`]). An event no connection applies to is recorded, visibly, as such.
 //!
 //! The record and the job's completion commit in one transaction, so a routing job that runs
 //! twice (its worker died after the commit was sent) changes nothing the second time, and the
@@ -14,7 +13,14 @@
 use renkei_core::TenantId;
 use serde::{Deserialize, Serialize};
 
+use renkei_connectors::Provider;
+use renkei_store::deliveries::NewDelivery;
+use renkei_store::events::StoredEvent;
+use renkei_store::{Store, StoreError, Tx};
+
+use crate::deliver::DeliverJob;
 use crate::jobs::{BoxFuture, Done, JobContext, JobError, JobPayload, Registry};
+use crate::settings::ConnectionSettings;
 
 /// Route one stored event. Payload version 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +52,8 @@ async fn route(ctx: JobContext<'_>, p: RouteEvent) -> Result<Done, JobError> {
             let r = crate::writeback::route_customer_updated(store, &mut tx, e, now).await?;
             (r.note, r.deliveries)
         }
-        _ => (NO_RECIPES.to_owned(), 0),
+        Some(e) => route_recipes(store, &mut tx, e, now).await?,
+        None => (NO_RECIPES.to_owned(), 0),
     };
     // A missing event (its tenant was deleted after the job was queued) has nothing to route;
     // the job still completes.
@@ -65,3 +72,92 @@ async fn route(ctx: JobContext<'_>, p: RouteEvent) -> Result<Done, JobError> {
 
 const NO_RECIPES: &str =
     "no connection applies: no connection of this tenant has a recipe enabled for this event type";
+
+/// Routes `event` to the recipes of the tenant's connections, in `tx`. Returns the note and
+/// the number of deliveries created.
+async fn route_recipes(
+    store: &Store,
+    tx: &mut Tx,
+    event: &StoredEvent,
+    now: renkei_core::Millis,
+) -> Result<(String, usize), StoreError> {
+    let Some(tenant) = store.get_tenant(&event.tenant).await? else {
+        return Ok((NO_RECIPES.to_owned(), 0));
+    };
+    let mut lines = Vec::new();
+    let mut count = 0;
+    for conn in store.list_connections(&event.tenant).await? {
+        if conn.member_id.is_some() {
+            continue;
+        }
+        let Some(provider) = Provider::parse(&conn.provider) else {
+            continue;
+        };
+        let settings = match ConnectionSettings::effective(provider, &tenant.locale, &conn.settings)
+        {
+            Ok(s) => s,
+            Err(e) => {
+                lines.push(format!(
+                    "{}: settings invalid ({}), not routed",
+                    provider.as_str(),
+                    e.message
+                ));
+                continue;
+            }
+        };
+        let planned = crate::recipes::plan(
+            &event.event_type,
+            &event.data,
+            conn.id,
+            provider,
+            &settings,
+            &tenant.default_region,
+        );
+        for p in planned {
+            let Some(delivery_id) = store
+                .insert_delivery(
+                    tx,
+                    &NewDelivery {
+                        tenant: &event.tenant,
+                        event_seq: event.seq,
+                        connection_id: conn.id,
+                        step: p.step,
+                        subject: Some(&p.subject),
+                        record_key: Some(&p.record_key),
+                        member: event.member.as_ref(),
+                        skipped: p.skipped.as_deref(),
+                    },
+                    now,
+                )
+                .await?
+            else {
+                continue;
+            };
+            count += 1;
+            match &p.skipped {
+                Some(reason) => lines.push(format!(
+                    "{} {} skipped: {reason}",
+                    provider.as_str(),
+                    p.step
+                )),
+                None => {
+                    let job = DeliverJob {
+                        tenant: event.tenant.clone(),
+                        delivery_id,
+                        record_key: Some(p.record_key.clone()),
+                    };
+                    store.enqueue(tx, &job.to_job(now), now).await?;
+                    lines.push(format!("{} {} ({})", provider.as_str(), p.step, p.subject));
+                }
+            }
+        }
+    }
+    if count == 0 && lines.is_empty() {
+        return Ok((NO_RECIPES.to_owned(), 0));
+    }
+    let head = match count {
+        1 => "1 delivery".to_owned(),
+        n => format!("{n} deliveries"),
+    };
+    Ok((format!("{head}: {}", lines.join("; ")), count))
+}

@@ -53,6 +53,24 @@ impl E164 {
         &self.0
     }
 
+    /// The ways people write this number inside its own country, for searching CRMs that
+    /// match phone fields as typed: the national format with the numbering plan's separators
+    /// (`03-1234-5678`) and the same digits without them (`0312345678`). Empty when the
+    /// number cannot be read.
+    pub fn national_forms(&self) -> Vec<String> {
+        let Ok(n) = phonenumber::parse(None, &self.0) else {
+            return Vec::new();
+        };
+        let formatted = n.format().mode(phonenumber::Mode::National).to_string();
+        let digits: String = formatted.chars().filter(char::is_ascii_digit).collect();
+        let mut out = vec![formatted];
+        if !digits.is_empty() && digits != out[0] {
+            out.push(digits);
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
     /// Trusts a value renkei stored earlier: checks only the shape (`+`, a non-zero first
     /// digit, 7 to 15 digits in all), not the numbering plan. Every key that
     /// [`normalize_phone`] returns passes this check.
@@ -540,6 +558,19 @@ fn full_number_lengths(meta: &Metadata) -> Vec<u16> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn national_forms_of_japanese_and_us_numbers() {
+        let jp = E164::parse_stored("+81312345678").unwrap();
+        assert_eq!(jp.national_forms(), vec!["03-1234-5678", "0312345678"]);
+        let mobile = E164::parse_stored("+819012345678").unwrap();
+        assert_eq!(
+            mobile.national_forms(),
+            vec!["090-1234-5678", "09012345678"]
+        );
+        let us = E164::parse_stored("+14155550123").unwrap();
+        assert_eq!(us.national_forms(), vec!["(415) 555-0123", "4155550123"]);
+    }
+
     use super::*;
 
     enum Want {

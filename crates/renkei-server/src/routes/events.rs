@@ -167,6 +167,8 @@ pub struct DeliveryView {
     #[schema(value_type = Object)]
     pub remote_ids: Option<Value>,
     pub error: Option<String>,
+    /// Why the delivery was skipped or is waiting.
+    pub reason: Option<String>,
 }
 
 /// An event with its routing status and deliveries.
@@ -210,6 +212,7 @@ pub async fn get_event(
                     provider_status: d.provider_status,
                     remote_ids: Some(Value::Object(d.remote_ids)),
                     error: d.error,
+                    reason: d.reason,
                 })
                 .collect(),
         },

@@ -4,3 +4,4 @@ mod api;
 mod connect;
 mod people;
 mod support;
+mod writeback;

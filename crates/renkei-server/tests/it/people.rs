@@ -15,7 +15,7 @@ fn emulator(provider: &str) -> &'static str {
     }
 }
 
-async fn sandbox(app: &TestApp, provider: &str, what: &str, body: Value) -> Value {
+pub async fn sandbox(app: &TestApp, provider: &str, what: &str, body: Value) -> Value {
     let resp = app
         .http
         .post(app.url(&format!("/sandbox/{}/_control/{what}", emulator(provider))))
@@ -87,7 +87,7 @@ pub async fn run_sync(app: &TestApp, tenant: &str, provider: &str, kind: Option<
 }
 
 /// Every visible person, paging with the cursor.
-async fn all_people(app: &TestApp, tenant: &str) -> Vec<Value> {
+pub async fn all_people(app: &TestApp, tenant: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {
@@ -130,7 +130,7 @@ async fn changes_after(app: &TestApp, tenant: &str, after: i64) -> (Vec<(String,
     (items, feed["next_after"].as_i64().unwrap())
 }
 
-fn quiet_scheduler(c: &mut renkei_server::Config) {
+pub fn quiet_scheduler(c: &mut renkei_server::Config) {
     c.sync.scheduler_interval_seconds = 3600;
 }
 
@@ -735,7 +735,7 @@ async fn customer_updated_writes_sync_fields_back() {
         (d["step"].as_str(), d["attempts"].as_i64()),
         (Some("person_update"), Some(1))
     );
-    assert_eq!(d["remote_ids"]["id"], remote);
+    assert_eq!(d["remote_ids"]["person"]["id"], remote);
     let instance = tokens["instance_url"].as_str().unwrap();
     let record: Value = app
         .http

@@ -1,0 +1,241 @@
+//! The write-back recipes end to end (issue 6): events posted to the API, routed to the
+//! tenant's connections, written to the emulators, and checked there field by field.
+
+use serde_json::{Value, json};
+
+use crate::people::{all_people, connect_minted, quiet_scheduler, run_sync, sandbox};
+use crate::support::TestApp;
+
+/// The records a SOQL query answers, from the Salesforce emulator.
+async fn soql(app: &TestApp, tokens: &Value, q: &str) -> Vec<Value> {
+    let instance = tokens["instance_url"].as_str().unwrap();
+    let url = reqwest::Url::parse_with_params(
+        &format!("{instance}/services/data/v62.0/query"),
+        [("q", q)],
+    )
+    .unwrap();
+    let page: Value = app
+        .http
+        .get(url)
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{q}: {page}"))
+        .clone()
+}
+
+async fn post_events(app: &TestApp, tenant: &str, events: Value) {
+    let (s, b) = app
+        .send(
+            "POST",
+            &format!("/v1/tenants/{tenant}/events"),
+            Some(events),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+}
+
+/// Waits until every delivery of event `id` is final; returns the event.
+async fn settled(app: &TestApp, tenant: &str, id: &str) -> Value {
+    let mut ev = Value::Null;
+    app.eventually(&format!("the deliveries of {id} to settle"), async || {
+        let (_, e) = app
+            .send("GET", &format!("/v1/tenants/{tenant}/events/{id}"), None)
+            .await;
+        ev = e;
+        ev["routing"]["status"] == "routed"
+            && ev["routing"]["deliveries"]
+                .as_array()
+                .is_some_and(|ds| ds.iter().all(|d| d["status"] != "pending"))
+    })
+    .await;
+    ev
+}
+
+fn delivery(ev: &Value) -> &Value {
+    let ds = ev["routing"]["deliveries"].as_array().unwrap();
+    assert_eq!(ds.len(), 1, "{ev}");
+    &ds[0]
+}
+
+async fn put_settings(app: &TestApp, tenant: &str, provider: &str, body: Value) {
+    let (s, b) = app
+        .send(
+            "PUT",
+            &format!("/v1/tenants/{tenant}/connections/{provider}/settings"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// The cloud phone of PRODUCT.md 4.3 with Salesforce: a call from a known number written as a
+/// completed call Task on the record, found by the number in another notation; an unknown
+/// caller created as a Lead once, however often they call; the transcript appended.
+#[tokio::test]
+async fn salesforce_call_logging() {
+    let app = TestApp::start_sandboxed(quiet_scheduler).await;
+    app.put_tenant("acme").await;
+    sandbox(&app, "salesforce", "seed", json!({"count": 30, "seed": 9})).await;
+    let tokens = connect_minted(&app, "acme", "salesforce").await;
+    run_sync(&app, "acme", "salesforce", None).await;
+    put_settings(
+        &app,
+        "acme",
+        "salesforce",
+        json!({"call_logging": {"enabled": true, "create_unknown": "lead"}}),
+    )
+    .await;
+    let people = all_people(&app, "acme").await;
+    let known = people
+        .iter()
+        .find(|p| {
+            p["object"] == "lead" && p["phone"].as_str().is_some_and(|e| e.starts_with("+81"))
+        })
+        .expect("a lead with a Japanese phone");
+    let e164 = known["phone"].as_str().unwrap();
+    let remote = known["remote_id"].as_str().unwrap();
+    // The same number written the international way with spaces, not as the CRM has it.
+    let spaced = format!("+81 {}", &e164[3..]);
+    let seeded_tasks = soql(&app, &tokens, "SELECT Id FROM Task").await.len();
+    let admin = soql(
+        &app,
+        &tokens,
+        "SELECT Id FROM User ORDER BY CreatedDate, Id LIMIT 1",
+    )
+    .await;
+    let admin = admin[0]["Id"].as_str().unwrap().to_owned();
+
+    post_events(
+        &app,
+        "acme",
+        json!([
+            {"id": "call-1", "type": "call.ended", "occurred_at": "2026-11-21T09:00:00Z",
+             "data": {"call_id": "c1", "direction": "inbound", "customer_phone": spaced,
+                      "duration_seconds": 125, "started_at": "2026-11-21T08:57:55Z",
+                      "memo": "見積もりの件"}},
+            {"id": "call-2", "type": "call.ended", "occurred_at": "2026-11-21T09:10:00Z",
+             "data": {"call_id": "c2", "direction": "outbound", "customer_phone": "０６－９８７６－５４３２",
+                      "duration_seconds": 30, "started_at": "2026-11-21T09:09:30Z",
+                      "customer": {"id": "cust-77", "name": "新規 太郎", "company": "新規商事"}}},
+        ]),
+    )
+    .await;
+    let ev1 = settled(&app, "acme", "call-1").await;
+    let d1 = delivery(&ev1);
+    assert_eq!(
+        (
+            d1["step"].as_str(),
+            d1["status"].as_str(),
+            d1["attempts"].as_i64()
+        ),
+        (Some("call_activity"), Some("succeeded"), Some(1)),
+        "{ev1}"
+    );
+    assert_eq!(d1["remote_ids"]["person"]["id"], remote);
+    let task_id = d1["remote_ids"]["activity"]["id"].as_str().unwrap();
+    let task = &soql(
+        &app,
+        &tokens,
+        &format!(
+            "SELECT Id, WhoId, Subject, Description, TaskSubtype, CallType, \
+             CallDurationInSeconds, Status, OwnerId FROM Task WHERE Id = '{task_id}'"
+        ),
+    )
+    .await[0];
+    assert_eq!(task["WhoId"], remote);
+    assert_eq!(task["TaskSubtype"], "Call");
+    assert_eq!(task["CallType"], "Inbound");
+    assert_eq!(task["CallDurationInSeconds"], 125);
+    assert_eq!(task["Status"], "Completed");
+    assert_eq!(task["Subject"], "通話（着信）");
+    assert_eq!(task["Description"], "見積もりの件");
+    // No member on the event: the connecting user owns it.
+    assert_eq!(task["OwnerId"], admin);
+
+    let ev2 = settled(&app, "acme", "call-2").await;
+    let d2 = delivery(&ev2);
+    assert_eq!(d2["status"], "succeeded", "{ev2}");
+    let lead_id = d2["remote_ids"]["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lead = &soql(
+        &app,
+        &tokens,
+        &format!("SELECT Id, LastName, FirstName, Company, Phone FROM Lead WHERE Id = '{lead_id}'"),
+    )
+    .await[0];
+    assert_eq!(
+        (
+            &lead["LastName"],
+            &lead["FirstName"],
+            &lead["Company"],
+            &lead["Phone"]
+        ),
+        (
+            &json!("新規"),
+            &json!("太郎"),
+            &json!("新規商事"),
+            &json!("０６－９８７６－５４３２")
+        )
+    );
+
+    // The same unknown caller again, by another notation and without the customer: no second
+    // lead; the call goes to the lead created for the number.
+    post_events(
+        &app,
+        "acme",
+        json!([
+            {"id": "call-3", "type": "call.ended", "occurred_at": "2026-11-21T10:00:00Z",
+             "data": {"call_id": "c3", "direction": "inbound", "customer_phone": "06-9876-5432",
+                      "duration_seconds": 61, "started_at": "2026-11-21T09:59:00Z"}},
+            {"id": "tr-1", "type": "call.transcribed", "occurred_at": "2026-11-21T10:01:00Z",
+             "data": {"call_id": "c1", "text": "お世話になっております。"}},
+            {"id": "tr-9", "type": "call.transcribed", "occurred_at": "2026-11-21T10:01:00Z",
+             "data": {"call_id": "no-such-call", "text": "…"}},
+        ]),
+    )
+    .await;
+    let ev3 = settled(&app, "acme", "call-3").await;
+    assert_eq!(
+        delivery(&ev3)["remote_ids"]["person"]["id"],
+        lead_id.as_str()
+    );
+    let leads = soql(&app, &tokens, "SELECT Id FROM Lead WHERE LastName = '新規'").await;
+    assert_eq!(leads.len(), 1, "{leads:?}");
+
+    let tr = settled(&app, "acme", "tr-1").await;
+    assert_eq!(delivery(&tr)["status"], "succeeded", "{tr}");
+    let task = &soql(
+        &app,
+        &tokens,
+        &format!("SELECT Id, Description FROM Task WHERE Id = '{task_id}'"),
+    )
+    .await[0];
+    assert_eq!(
+        task["Description"],
+        "見積もりの件\n\n【文字起こし】\nお世話になっております。"
+    );
+    let lost = settled(&app, "acme", "tr-9").await;
+    let d = delivery(&lost);
+    assert_eq!(d["status"], "skipped", "{lost}");
+    assert!(
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no_call_activity:"),
+        "{lost}"
+    );
+
+    // Exactly one Task per call, beside the seeded ones.
+    let tasks = soql(&app, &tokens, "SELECT Id FROM Task").await;
+    assert_eq!(tasks.len(), seeded_tasks + 3, "{tasks:?}");
+    app.stop().await;
+}
