@@ -23,7 +23,7 @@ use renkei_connectors::records::{
     ActivityKind, CallDetails, CallDirection, NewActivity, NewPerson, PersonLookup, RecordRef,
 };
 use renkei_core::event::{CallDirection as EventDirection, CallEnded, CallTranscribed};
-use renkei_core::{E164, Millis, Region, normalize_phone, split_name};
+use renkei_core::{E164, Millis, Region, company_key, normalize_phone, split_name};
 use renkei_store::people::PeopleFilter;
 use serde_json::json;
 
@@ -41,6 +41,7 @@ pub fn plan(
     event_type: &str,
     data: &serde_json::Value,
     conn: i64,
+    provider: Provider,
     s: &ConnectionSettings,
     region: &str,
 ) -> Option<Planned> {
@@ -54,10 +55,24 @@ pub fn plan(
             let caller = phone_key(d.customer_phone.as_str(), region)
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_else(|| d.customer_phone.as_str().trim().to_owned());
+            // A caller who may become a Contact under an Account shares the FIFO key of that
+            // Account (its company, or the default one), so that two new callers of one
+            // company cannot both create it. Otherwise calls queue per caller.
+            let key = if c.create_unknown == CreateAs::Contact && provider != Provider::Hubspot {
+                let company = d
+                    .customer
+                    .as_ref()
+                    .and_then(|c| c.company.as_deref())
+                    .and_then(company_key)
+                    .unwrap_or_default();
+                format!("{conn}:account:{company}")
+            } else {
+                format!("{conn}:caller:{caller}")
+            };
             Some(Planned::new(
                 ACTIVITY,
                 format!("call:{}", d.call_id.as_str()),
-                format!("{conn}:caller:{caller}"),
+                key,
             ))
         }
         "call.transcribed" if c.events.contains(&CallEvent::Transcribed) => {

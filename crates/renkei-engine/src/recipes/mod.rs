@@ -48,12 +48,12 @@ pub fn plan(
     event_type: &str,
     data: &Value,
     conn: i64,
-    _provider: Provider,
+    provider: Provider,
     s: &ConnectionSettings,
     region: &str,
 ) -> Vec<Planned> {
     let mut out = Vec::new();
-    out.extend(calls::plan(event_type, data, conn, s, region));
+    out.extend(calls::plan(event_type, data, conn, provider, s, region));
     out
 }
 

@@ -239,3 +239,142 @@ async fn salesforce_call_logging() {
     assert_eq!(tasks.len(), seeded_tasks + 3, "{tasks:?}");
     app.stop().await;
 }
+
+/// Unknown callers created as Contacts (PRODUCT.md 4.3): with a company, under the Account of
+/// that name (reused when it exists, created when not); without one, under the default Account,
+/// created once and reused. The activity is owned by the member's Salesforce user (same
+/// email), else by the connecting user.
+#[tokio::test]
+async fn salesforce_unknown_callers_become_contacts_with_owners() {
+    let app = TestApp::start_sandboxed(quiet_scheduler).await;
+    app.put_tenant("acme").await;
+    let tokens = connect_minted(&app, "acme", "salesforce").await;
+    put_settings(
+        &app,
+        "acme",
+        "salesforce",
+        json!({"people": {"enabled": false},
+               "call_logging": {"enabled": true, "create_unknown": "contact",
+                                "default_account_name": "テスト取引先"}}),
+    )
+    .await;
+    let users = soql(&app, &tokens, "SELECT Id, Email FROM User").await;
+    let sales = users
+        .iter()
+        .find(|u| u["Email"].as_str().unwrap().starts_with("sales@"))
+        .expect("the emulator's second user");
+    let admin = soql(
+        &app,
+        &tokens,
+        "SELECT Id FROM User ORDER BY CreatedDate, Id LIMIT 1",
+    )
+    .await[0]["Id"]
+        .clone();
+    let (s, b) = app
+        .send(
+            "PUT",
+            "/v1/tenants/acme/members/m1",
+            Some(
+                json!({"email": sales["Email"].as_str().unwrap().to_uppercase(),
+                        "display_name": "営業 一郎"}),
+            ),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{b}");
+    let instance = tokens["instance_url"].as_str().unwrap();
+    let existing: Value = app
+        .http
+        .post(format!("{instance}/services/data/v62.0/sobjects/Account"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .json(&json!({"Name": "既存商事"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let existing = existing["id"].as_str().unwrap().to_owned();
+
+    let call = |id: &str, phone: &str, customer: Value, member: Option<&str>| {
+        let mut e = json!({"id": id, "type": "call.ended", "occurred_at": "2026-11-21T09:00:00Z",
+            "data": {"call_id": id, "direction": "outbound", "customer_phone": phone,
+                     "duration_seconds": 10, "started_at": "2026-11-21T08:59:50Z"}});
+        if !customer.is_null() {
+            e["data"]["customer"] = customer;
+        }
+        if let Some(m) = member {
+            e["member"] = json!(m);
+        }
+        e
+    };
+    post_events(
+        &app,
+        "acme",
+        json!([
+            call(
+                "a",
+                "03-1111-2222",
+                json!({"name": "山田 一", "company": "山田商事"}),
+                Some("m1")
+            ),
+            call("b", "03-3333-4444", Value::Null, None),
+            call("c", "03-5555-6666", json!({"name": "無所属 次郎"}), None),
+            call(
+                "d",
+                "03-7777-8888",
+                json!({"name": "既存 三郎", "company": "既存商事"}),
+                None
+            ),
+        ]),
+    )
+    .await;
+    let mut contacts = Vec::new();
+    for id in ["a", "b", "c", "d"] {
+        let ev = settled(&app, "acme", id).await;
+        let d = delivery(&ev);
+        assert_eq!(d["status"], "succeeded", "{ev}");
+        let contact = d["remote_ids"]["person"]["id"].as_str().unwrap().to_owned();
+        let task = d["remote_ids"]["activity"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let c = soql(
+            &app,
+            &tokens,
+            &format!("SELECT Id, LastName, AccountId FROM Contact WHERE Id = '{contact}'"),
+        )
+        .await
+        .remove(0);
+        let t = soql(
+            &app,
+            &tokens,
+            &format!("SELECT Id, OwnerId, WhoId FROM Task WHERE Id = '{task}'"),
+        )
+        .await
+        .remove(0);
+        assert_eq!(t["WhoId"], contact.as_str());
+        contacts.push((c, t));
+    }
+    let account_named = async |name: &str| {
+        soql(
+            &app,
+            &tokens,
+            &format!("SELECT Id FROM Account WHERE Name = '{name}'"),
+        )
+        .await
+    };
+    let yamada = account_named("山田商事").await;
+    assert_eq!(yamada.len(), 1);
+    assert_eq!(contacts[0].0["AccountId"], yamada[0]["Id"]);
+    let default = account_named("テスト取引先").await;
+    assert_eq!(default.len(), 1, "the default account is created once");
+    assert_eq!(contacts[1].0["AccountId"], default[0]["Id"]);
+    assert_eq!(contacts[2].0["AccountId"], default[0]["Id"]);
+    assert_eq!(contacts[3].0["AccountId"], existing.as_str());
+    assert_eq!(account_named("既存商事").await.len(), 1);
+    // A contact without a name is known by its number.
+    assert_eq!(contacts[1].0["LastName"], "03-3333-4444");
+    assert_eq!(contacts[0].1["OwnerId"], sales["Id"]);
+    assert_eq!(contacts[1].1["OwnerId"], admin);
+    app.stop().await;
+}
