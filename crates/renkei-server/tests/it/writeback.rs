@@ -378,3 +378,127 @@ async fn salesforce_unknown_callers_become_contacts_with_owners() {
     assert_eq!(contacts[1].1["OwnerId"], admin);
     app.stop().await;
 }
+
+/// Calls an emulator's API with the connection's token: `base` + `path`.
+async fn vendor(
+    app: &TestApp,
+    token: &Value,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = app
+        .http
+        .request(method, url)
+        .bearer_auth(token.as_str().unwrap());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// HubSpot calls and Zoho CRM Calls (PRODUCT.md 4.3 beyond Salesforce): a caller found by a
+/// live search in another notation gets one call with the provider's units (HubSpot
+/// milliseconds, Zoho `mm:ss`), and a retry of the event id writes nothing twice.
+#[tokio::test]
+async fn hubspot_and_zoho_call_logging() {
+    let app = TestApp::start_sandboxed(quiet_scheduler).await;
+    app.put_tenant("acme").await;
+    let hs = connect_minted(&app, "acme", "hubspot").await;
+    let zo = connect_minted(&app, "acme", "zoho_crm").await;
+    for p in ["hubspot", "zoho_crm"] {
+        put_settings(
+            &app,
+            "acme",
+            p,
+            json!({"people": {"enabled": false}, "call_logging": {"enabled": true}}),
+        )
+        .await;
+    }
+    let hs_base = app.url("/sandbox/hubspot");
+    let contact = vendor(
+        &app,
+        &hs["access_token"],
+        reqwest::Method::POST,
+        &format!("{hs_base}/crm/v3/objects/contacts"),
+        Some(json!({"properties": {"lastname": "通話", "phone": "03-4444-5555"}})),
+    )
+    .await;
+    let contact = contact["id"].as_str().unwrap().to_owned();
+    let zoho_base = format!("{}/crm/v8", zo["api_domain"].as_str().unwrap());
+    let lead = vendor(
+        &app,
+        &zo["access_token"],
+        reqwest::Method::POST,
+        &format!("{zoho_base}/Leads"),
+        Some(json!({"data": [{"Last_Name": "通話", "Company": "通話商事", "Phone": "03-4444-5555"}]})),
+    )
+    .await;
+    let lead = lead["data"][0]["details"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let event = json!({"id": "hz-1", "type": "call.ended", "occurred_at": "2026-11-21T09:00:00Z",
+        "data": {"call_id": "hz1", "direction": "inbound", "customer_phone": "+81 3 4444 5555",
+                 "duration_seconds": 75, "started_at": "2026-11-21T08:58:45Z"}});
+    post_events(&app, "acme", event.clone()).await;
+    post_events(&app, "acme", event).await;
+    let ev = settled(&app, "acme", "hz-1").await;
+    let ds = ev["routing"]["deliveries"].as_array().unwrap();
+    assert_eq!(ds.len(), 2, "{ev}");
+    assert!(
+        ds.iter()
+            .all(|d| d["status"] == "succeeded" && d["attempts"] == 1),
+        "{ev}"
+    );
+    let by_person = |id: &str| {
+        ds.iter()
+            .find(|d| d["remote_ids"]["person"]["id"] == id)
+            .unwrap_or_else(|| panic!("no delivery to {id}: {ev}"))
+    };
+    let hs_call = by_person(&contact)["remote_ids"]["activity"]["id"]
+        .as_str()
+        .unwrap();
+    let call = vendor(
+        &app,
+        &hs["access_token"],
+        reqwest::Method::GET,
+        &format!(
+            "{hs_base}/crm/v3/objects/calls/{hs_call}?properties=hs_call_duration,hs_call_direction,hs_call_status&associations=contacts"
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(call["properties"]["hs_call_duration"], "75000", "{call}");
+    assert_eq!(call["properties"]["hs_call_direction"], "INBOUND", "{call}");
+    assert_eq!(call["properties"]["hs_call_status"], "COMPLETED", "{call}");
+    assert_eq!(
+        call["associations"]["contacts"]["results"][0]["id"],
+        contact.as_str(),
+        "{call}"
+    );
+    let zoho_call = by_person(&lead)["remote_ids"]["activity"]["id"]
+        .as_str()
+        .unwrap();
+    let call = vendor(
+        &app,
+        &zo["access_token"],
+        reqwest::Method::GET,
+        &format!("{zoho_base}/Calls/{zoho_call}"),
+        None,
+    )
+    .await;
+    let call = &call["data"][0];
+    assert_eq!(call["Call_Duration"], "01:15", "{call}");
+    assert_eq!(call["Call_Type"], "Inbound", "{call}");
+    // Zoho attaches a call to a Lead through `What_Id` with `$se_module` (Who_Id takes
+    // Contacts only).
+    assert_eq!(call["What_Id"]["id"], lead.as_str(), "{call}");
+    assert_eq!(call["$se_module"], "Leads", "{call}");
+    app.stop().await;
+}
