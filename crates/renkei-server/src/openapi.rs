@@ -6,7 +6,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{connections, events, ops, people, tenants};
+use crate::routes::{connections, deliveries, events, ops, people, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::routes::{connections, events, ops, people, tenants};
         tenants::put_tenant, tenants::get_tenant,
         tenants::list_members, tenants::put_member, tenants::get_member, tenants::delete_member,
         events::post_events, events::get_event,
+        deliveries::list_deliveries, deliveries::get_delivery, deliveries::retry_delivery,
         connections::list_providers, connections::create_connect_session,
         connections::list_connections, connections::get_connection, connections::put_connection,
         connections::delete_connection, connections::get_member_connection,

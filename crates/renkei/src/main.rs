@@ -2,7 +2,7 @@
 //!
 //! It parses flags and environment (clap), layers them over the config file, sets up logging,
 //! and calls into `renkei-server` (serve), `renkei-store` (migrate, keys, jobs) or the HTTP
-//! API (events send). No behaviour lives here that a library crate could test.
+//! API (events send, deliveries). No behaviour lives here that a library crate could test.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -50,6 +50,9 @@ enum Command {
     /// Send host-app events to a running renkei.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Inspect the write-back deliveries of a running renkei and retry finished ones.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
     /// Inspect the job queue and retry dead jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -169,6 +172,52 @@ enum EventsCommand {
         /// Events per request (at most 1000).
         #[arg(long, default_value_t = 500)]
         batch: usize,
+    },
+}
+
+/// Where the API is and the key to call it with.
+#[derive(Args)]
+struct ApiArgs {
+    /// renkei's base URL.
+    #[arg(long, env = "RENKEI_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// API key.
+    #[arg(long, env = "RENKEI_API_KEY", hide_env_values = true)]
+    api_key: String,
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCommand {
+    /// List TENANT's deliveries, newest first.
+    List {
+        tenant: String,
+        /// pending, succeeded, failed, dead or skipped.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only the deliveries of this event id.
+        #[arg(long)]
+        event: Option<String>,
+        /// At most this many (1 to 200).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// The page after the one that printed this cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Print the API's JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Run a failed, dead or skipped delivery again.
+    Retry {
+        tenant: String,
+        id: String,
+        /// Print the API's JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        api: ApiArgs,
     },
 }
 
@@ -319,6 +368,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             api_key,
             batch,
         }) => send_events(&tenant, &file, &url, &api_key, batch).await,
+        Command::Deliveries(cmd) => deliveries(cmd).await,
         Command::Jobs(cmd) => jobs(cmd, &config).await,
         Command::Connect(args) => connect(args, &config).await,
         Command::Sync(args) => sync(args, &config).await,
@@ -838,4 +888,211 @@ async fn send_events(
         serde_json::json!({"accepted": accepted, "duplicates": duplicates})
     );
     Ok(())
+}
+
+/// Calls the API and returns its JSON answer; an error answer becomes `code: message`.
+async fn api_call(
+    api: &ApiArgs,
+    method: reqwest::Method,
+    path: &str,
+    query: &[(&str, String)],
+) -> anyhow::Result<serde_json::Value> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let endpoint = format!("{}{path}", api.url.trim_end_matches('/'));
+    let resp = client
+        .request(method, &endpoint)
+        .bearer_auth(&api.api_key)
+        .query(query)
+        .send()
+        .await
+        .with_context(|| format!("calling {endpoint}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if !status.is_success() {
+        match (
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str(),
+        ) {
+            (Some(code), Some(message)) => bail!("{code}: {message}"),
+            _ => bail!("{endpoint} answered {status}"),
+        }
+    }
+    Ok(body)
+}
+
+/// Path segments the user typed (tenant ids, delivery ids) are encoded so that a stray `/` or
+/// `?` reaches the API as part of the value, where it is refused with a clear error.
+fn segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+async fn deliveries(cmd: DeliveriesCommand) -> anyhow::Result<()> {
+    match cmd {
+        DeliveriesCommand::List {
+            tenant,
+            status,
+            event,
+            limit,
+            cursor,
+            json,
+            api,
+        } => {
+            let mut query = vec![("limit", limit.to_string())];
+            query.extend(status.map(|s| ("status", s)));
+            query.extend(event.map(|e| ("event", e)));
+            query.extend(cursor.map(|c| ("cursor", c)));
+            let path = format!("/v1/tenants/{}/deliveries", segment(&tenant));
+            let page = api_call(&api, reqwest::Method::GET, &path, &query).await?;
+            if json {
+                println!("{page}");
+                return Ok(());
+            }
+            let rows = page["deliveries"].as_array().cloned().unwrap_or_default();
+            if rows.is_empty() {
+                eprintln!("no deliveries");
+            } else {
+                print!("{}", delivery_table(&rows));
+            }
+            if let Some(next) = page["next_cursor"].as_str() {
+                eprintln!("more: add --cursor {next}");
+            }
+        }
+        DeliveriesCommand::Retry {
+            tenant,
+            id,
+            json,
+            api,
+        } => {
+            let path = format!(
+                "/v1/tenants/{}/deliveries/{}/retry",
+                segment(&tenant),
+                segment(&id)
+            );
+            let d = api_call(&api, reqwest::Method::POST, &path, &[]).await?;
+            if json {
+                println!("{d}");
+            } else {
+                print!("{}", delivery_table(std::slice::from_ref(&d)));
+                eprintln!("delivery {id} is pending again; its job is queued");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The longest reason or error a table row shows; `--json` has the whole text.
+const DETAIL_CHARS: usize = 60;
+
+/// Deliveries as the API answers them, as an aligned table: one line each, the reason or
+/// error (the error wins: it is what a retry is about) last and cut to [`DETAIL_CHARS`].
+fn delivery_table(rows: &[serde_json::Value]) -> String {
+    const HEADER: [&str; 8] = [
+        "ID", "EVENT", "TYPE", "PROVIDER", "STEP", "STATUS", "ATTEMPTS", "DETAIL",
+    ];
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|d| {
+            let detail = match (d["error"].as_str(), d["reason"].as_str()) {
+                (Some(e), _) => e,
+                (None, Some(r)) => r,
+                (None, None) => "",
+            };
+            // Newlines in a provider's message would break the table.
+            let detail: String = detail
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let detail = if detail.chars().count() > DETAIL_CHARS {
+                let cut: String = detail.chars().take(DETAIL_CHARS - 1).collect();
+                format!("{cut}…")
+            } else {
+                detail
+            };
+            [
+                text(&d["id"]),
+                text(&d["event"]["id"]),
+                text(&d["event"]["type"]),
+                text(&d["provider"]),
+                text(&d["step"]),
+                text(&d["status"]),
+                text(&d["attempts"]),
+                detail,
+            ]
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |row: [&str; 8]| {
+        let mut out = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i == row.len() - 1 {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(w - cell.chars().count() + 2));
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        out
+    };
+    let mut out = line(HEADER);
+    for row in &cells {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_table_aligns_columns_and_cuts_long_details() {
+        let rows = [
+            serde_json::json!({
+                "id": 12, "event": {"id": "cu-1", "type": "customer.updated"},
+                "provider": "salesforce", "step": "person_update", "status": "failed",
+                "attempts": 1, "reason": null,
+                "error": format!("duplicate: the\nrecord {}", "x".repeat(80)),
+            }),
+            serde_json::json!({
+                "id": 3, "event": {"id": "call-77", "type": "call.ended"},
+                "provider": null, "step": "activity", "status": "skipped",
+                "attempts": 0, "reason": "no_owner: 山田 has no CRM user", "error": null,
+            }),
+        ];
+        let table = delivery_table(&rows);
+        let expected = format!(
+            "ID  EVENT    TYPE              PROVIDER    STEP           STATUS   ATTEMPTS  DETAIL\n\
+             12  cu-1     customer.updated  salesforce  person_update  failed   1         duplicate: the record {}…\n\
+             3   call-77  call.ended        -           activity       skipped  0         no_owner: 山田 has no CRM user\n",
+            "x".repeat(DETAIL_CHARS - 1 - "duplicate: the record ".len())
+        );
+        assert_eq!(table, expected);
+        assert_eq!(
+            delivery_table(&[]),
+            "ID  EVENT  TYPE  PROVIDER  STEP  STATUS  ATTEMPTS  DETAIL\n"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(segment("acme"), "acme");
+        assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
+    }
 }

@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonValue, PathParams};
+use crate::routes::deliveries::DeliveryView;
 use crate::routes::tenants::require_tenant;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -156,21 +157,6 @@ pub struct RoutingView {
     pub deliveries: Vec<DeliveryView>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryView {
-    pub id: i64,
-    pub connection_id: i64,
-    pub step: String,
-    pub status: String,
-    pub attempts: i64,
-    pub provider_status: Option<i64>,
-    #[schema(value_type = Object)]
-    pub remote_ids: Option<Value>,
-    pub error: Option<String>,
-    /// Why the delivery was skipped or is waiting.
-    pub reason: Option<String>,
-}
-
 /// An event with its routing status and deliveries.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/events/{event}", tag = "events",
     params(("tenant" = String, Path), ("event" = String, Path)),
@@ -201,20 +187,7 @@ pub async fn get_event(
             status: ev.routing_status.as_str().to_owned(),
             routed_at: ev.routed_at.map(Millis::to_rfc3339),
             note: ev.routing_note,
-            deliveries: deliveries
-                .into_iter()
-                .map(|d| DeliveryView {
-                    id: d.id,
-                    connection_id: d.connection_id,
-                    step: d.step,
-                    status: d.status.as_str().to_owned(),
-                    attempts: d.attempts,
-                    provider_status: d.provider_status,
-                    remote_ids: Some(Value::Object(d.remote_ids)),
-                    error: d.error,
-                    reason: d.reason,
-                })
-                .collect(),
+            deliveries: deliveries.into_iter().map(DeliveryView::from).collect(),
         },
     }))
 }

@@ -7,6 +7,7 @@ use crate::app::AppState;
 
 pub mod connect;
 pub mod connections;
+pub mod deliveries;
 pub mod events;
 pub mod ops;
 pub mod people;
@@ -58,6 +59,18 @@ pub fn v1() -> Router<AppState> {
         .route(
             "/v1/tenants/{tenant}/events/{event}",
             get(events::get_event),
+        )
+        .route(
+            "/v1/tenants/{tenant}/deliveries",
+            get(deliveries::list_deliveries),
+        )
+        .route(
+            "/v1/tenants/{tenant}/deliveries/{id}",
+            get(deliveries::get_delivery),
+        )
+        .route(
+            "/v1/tenants/{tenant}/deliveries/{id}/retry",
+            axum::routing::post(deliveries::retry_delivery),
         )
         .route("/v1/providers", get(connections::list_providers))
         .route(

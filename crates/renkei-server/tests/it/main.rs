@@ -2,6 +2,7 @@
 
 mod api;
 mod connect;
+mod deliveries;
 mod people;
 mod support;
 mod writeback;

@@ -1,6 +1,7 @@
 //! Integration tests of the store, on SQLite or (with RENKEI_TEST_DATABASE_URL) PostgreSQL.
 
 mod connections;
+mod deliveries;
 mod migrations;
 mod people;
 mod queue;

@@ -1,5 +1,8 @@
-//! The CLI's own behaviour: keys, migrate, events send, jobs, configuration errors.
+//! The CLI's own behaviour: keys, migrate, events send, deliveries, jobs, configuration errors.
 
+use renkei_core::{EventId, MemberId, Millis, TenantId};
+use renkei_store::deliveries::{Attempt, DeliveryStatus, NewDelivery};
+use renkei_store::events::NewEvent;
 use renkei_store::testing::TestDb;
 
 use crate::support::{call, create_key, renkei, run, serve};
@@ -230,5 +233,165 @@ async fn sync_follows_a_run_to_its_end() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     server.kill().await;
+    db.cleanup().await;
+}
+
+/// `renkei deliveries list` prints the API's deliveries as a table (or the raw JSON), `retry`
+/// reopens a failed one, and the API's refusals come out as `error: code: message`.
+#[tokio::test]
+async fn deliveries_list_and_retry_talk_to_the_api() {
+    let db = TestDb::new().await;
+    let key = create_key(&db).await;
+    let s = &db.store;
+    let acme = TenantId::parse("acme").unwrap();
+    s.put_tenant(&acme, "Acme", "JP", "ja", "Asia/Tokyo", Millis(1))
+        .await
+        .unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let seq = s
+        .insert_events(
+            &mut tx,
+            &[NewEvent {
+                tenant: &acme,
+                id: &EventId::parse("call-1").unwrap(),
+                event_type: "call.ended",
+                occurred_at: Millis(1),
+                member: None,
+                data: "{}".into(),
+            }],
+            Millis(1),
+        )
+        .await
+        .unwrap()[0]
+        .unwrap();
+    let mut ids = Vec::new();
+    let member = MemberId::parse("m1").unwrap();
+    for step in ["activity", "transcript"] {
+        // Connection 999 does not exist: the table shows no provider.
+        let d = NewDelivery {
+            tenant: &acme,
+            event_seq: seq,
+            connection_id: 999,
+            step,
+            subject: Some("call:1"),
+            record_key: None,
+            member: Some(&member),
+            skipped: None,
+        };
+        ids.push(
+            s.insert_delivery(&mut tx, &d, Millis(2))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    s.record_delivery_attempt(
+        ids[0],
+        Attempt {
+            status: DeliveryStatus::Failed,
+            provider_status: Some(400),
+            error: Some("invalid: Phone is not a phone number"),
+            reason: None,
+        },
+        Millis(3),
+    )
+    .await
+    .unwrap();
+
+    let server = serve(&db, &[]).await;
+    let base = server.base.clone().unwrap();
+    let api = ["--url", base.as_str(), "--api-key", key.as_str()];
+    let list = |extra: &[&str]| {
+        let mut args = vec!["deliveries", "list", "acme"];
+        args.extend(extra);
+        args.extend(api);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    fn argv(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    let table = run(&db, &argv(&list(&[]))).await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        words(lines[0]),
+        [
+            "ID", "EVENT", "TYPE", "PROVIDER", "STEP", "STATUS", "ATTEMPTS", "DETAIL"
+        ]
+    );
+    assert_eq!(
+        words(lines[1])[..7],
+        [
+            ids[1].to_string().as_str(),
+            "call-1",
+            "call.ended",
+            "-",
+            "transcript",
+            "pending",
+            "0"
+        ]
+    );
+    assert_eq!(
+        words(lines[2]).join(" "),
+        format!(
+            "{} call-1 call.ended - activity failed 1 invalid: Phone is not a phone number",
+            ids[0]
+        )
+    );
+    let failed = run(&db, &argv(&list(&["--status", "failed", "--json"]))).await;
+    let page: serde_json::Value = serde_json::from_str(failed.trim()).unwrap();
+    assert_eq!(page["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(page["deliveries"][0]["id"], ids[0]);
+    assert_eq!(page["next_cursor"], serde_json::Value::Null);
+
+    // Refusals: the API's code and message, and a failing exit.
+    for (extra, expected) in [
+        (
+            vec!["deliveries", "list", "acme", "--status", "done"],
+            "error: invalid_status: unknown status \"done\"",
+        ),
+        (
+            vec!["deliveries", "list", "nobody"],
+            "error: tenant_not_found: ",
+        ),
+    ] {
+        let mut args = extra.clone();
+        args.extend(api);
+        let out = renkei(&db).args(&args).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+    }
+    let pending = ids[1].to_string();
+    let mut args = vec!["deliveries", "retry", "acme", pending.as_str()];
+    args.extend(api);
+    let out = renkei(&db).args(&args).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: delivery_not_retryable: the delivery is pending"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The failed one is accepted: pending again, its attempts kept.
+    let failed_id = ids[0].to_string();
+    let mut args = vec!["deliveries", "retry", "acme", failed_id.as_str(), "--json"];
+    args.extend(api);
+    let out = run(&db, &args).await;
+    let d: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (&d["id"], &d["status"], &d["attempts"], &d["error"]),
+        (
+            &serde_json::json!(ids[0]),
+            &serde_json::json!("pending"),
+            &serde_json::json!(1),
+            &serde_json::Value::Null
+        )
+    );
+    server.terminate().await;
     db.cleanup().await;
 }
