@@ -411,19 +411,24 @@ impl Store {
         connection_id: i64,
         reason_code: &str,
     ) -> Result<Vec<(MemberId, i64)>, StoreError> {
-        let prefix = format!("{reason_code}:%");
+        // A prefix comparison rather than LIKE, whose `_` would match any character of a code.
+        let prefix = format!("{reason_code}:");
+        // The length is ours, not user text: formatted in, so PostgreSQL sees an integer
+        // literal where `substr` wants one.
+        let sql = format!(
+            "SELECT member_id, COUNT(*) AS n FROM deliveries
+             WHERE tenant_id = $1 AND connection_id = $2 AND status = 'skipped'
+                 AND substr(reason, 1, {}) = $3 AND member_id IS NOT NULL
+             GROUP BY member_id ORDER BY member_id",
+            prefix.chars().count()
+        );
         on_pool!(self, read, |pool| {
-            let rows = sqlx::query(
-                "SELECT member_id, COUNT(*) AS n FROM deliveries
-                 WHERE tenant_id = $1 AND connection_id = $2 AND status = 'skipped'
-                     AND reason LIKE $3 AND member_id IS NOT NULL
-                 GROUP BY member_id ORDER BY member_id",
-            )
-            .bind(tenant.as_str())
-            .bind(connection_id)
-            .bind(&prefix)
-            .fetch_all(pool)
-            .await?;
+            let rows = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(connection_id)
+                .bind(&prefix)
+                .fetch_all(pool)
+                .await?;
             rows.iter()
                 .map(|r| {
                     let m = r.text("member_id")?;
