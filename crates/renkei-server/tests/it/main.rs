@@ -3,4 +3,5 @@
 mod api;
 mod connect;
 mod people;
+mod settings;
 mod support;
