@@ -177,8 +177,8 @@ async fn hubspot_recipe_fields_are_checked_against_property_metadata() {
         ),
     ];
     for (mapping, code, field) in refused {
-        // The calendar is replaced whole: `contact` and `company` maps merge key by key, so
-        // each case names a fresh calendar id.
+        // Mappings merge key by key (a patch cannot take a property out of a mapping), so
+        // each case maps a fresh calendar id.
         let body = json!({"booking_capture": {"calendars": {"cal-2": mapping}}});
         put(
             &app,
