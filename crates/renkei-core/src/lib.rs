@@ -4,7 +4,8 @@
 //! envelope and its typed data ([`event`]), credentials wrappers ([`Secret`]) and the
 //! [`Keyring`] that encrypts them at rest, timestamps ([`Millis`]), and the [`matching`] keys
 //! that decide whether a host-app customer and a CRM record are the same (phones in E.164,
-//! emails and free-mail domains, company names without legal forms, people's names). It does
+//! emails and free-mail domains, company names without legal forms, people's names), and the
+//! [`template`] language of recipe settings. It does
 //! no IO: no files, no network, no database (the free-mail list is compiled in). Everything
 //! here is deterministic and unit-tested, which is why the validation rules of the public API
 //! live here and not in the server.

@@ -5,12 +5,25 @@
 //! only the parts it changes: they are merged over the current document (objects merge key by
 //! key, anything else replaces), and the result must parse with unknown fields refused and
 //! pass [`ConnectionSettings::validate`]. The `people` section drives import and sync; the
-//! recipe sections of the write-back issue will sit beside it.
+//! recipe sections (`call_logging`, `meeting_notes`, `deal_room`, `booking_capture`) drive
+//! write-back, each off until enabled.
+//!
+//! Validation has two layers. [`ConnectionSettings::validate`] needs nothing but the document
+//! and the provider: templates parse, values are in range, and an enabled recipe asks only for
+//! what its provider can do. Syntax is checked on disabled recipes too (a bad template is
+//! refused even while its recipe is off), provider capabilities only on enabled ones, so that
+//! the defaults of every provider, and documents stored before a rule existed, stay valid.
+//! [`ConnectionSettings::check_fields`] then checks the CRM fields an enabled recipe names
+//! (the room URL field, the booking mappings' properties) against the provider's live field
+//! metadata, which the server fetches for the objects [`ConnectionSettings::objects_to_describe`]
+//! lists.
 
 use std::collections::BTreeMap;
 
 use renkei_connectors::Provider;
 use renkei_connectors::people::PersonObject;
+use renkei_connectors::records::{FieldKind, FieldMeta};
+use renkei_core::template::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -382,6 +395,11 @@ impl ConnectionSettings {
                 ..CallLogging::default()
             },
             meeting_notes: MeetingNotes {
+                // HubSpot has no leads among its people: an unlinked customer becomes a contact.
+                create_as: match p {
+                    Provider::Hubspot => CreateAs::Contact,
+                    _ => CreateAs::Lead,
+                },
                 member_line: if ja {
                     "担当: {{ member.name | default(member.id) }}"
                 } else {
@@ -435,6 +453,9 @@ impl ConnectionSettings {
         merge(&mut doc, patch);
         let parsed: ConnectionSettings = serde_path_to_error::deserialize(doc).map_err(|e| {
             let path = e.path().to_string();
+            // A map key that does not parse (`deal_room.activities` with an unknown event)
+            // has no segment of its own (`?`): the map is named instead.
+            let path = path.trim_end_matches(".?").to_owned();
             SettingsError::new(
                 "invalid_settings",
                 if path == "." { String::new() } else { path },
@@ -445,7 +466,21 @@ impl ConnectionSettings {
         Ok(parsed)
     }
 
+    /// Checks the document for `p` without asking the provider (see the module doc for what
+    /// is checked when). Errors name the offending field by path and carry a stable code:
+    /// `invalid_settings`, `object_unsupported`, `field_not_writable`, `template_invalid`,
+    /// `recipe_unsupported`, `activity_unsupported`, `email_required`,
+    /// `company_key_required`, `mapping_empty`.
     pub fn validate(&self, p: Provider) -> Result<(), SettingsError> {
+        self.validate_people(p)?;
+        self.call_logging.validate(p)?;
+        self.meeting_notes.validate(p)?;
+        self.deal_room.validate(p)?;
+        self.booking_capture.validate(p)?;
+        Ok(())
+    }
+
+    fn validate_people(&self, p: Provider) -> Result<(), SettingsError> {
         let s = &self.people;
         if s.objects.is_empty() {
             return Err(SettingsError::new(
@@ -534,13 +569,400 @@ impl ConnectionSettings {
             .copied()
             .unwrap_or(FieldMode::Import)
     }
+
+    /// The provider objects whose field metadata [`Self::check_fields`] needs (empty: none):
+    /// the deal object when an enabled deal room names a URL field, HubSpot's companies and
+    /// contacts when an enabled booking capture maps their properties. Disabled recipes need
+    /// no metadata.
+    pub fn objects_to_describe(&self, p: Provider) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for (object, _, _, _) in self.named_fields(p) {
+            if !out.contains(&object) {
+                out.push(object);
+            }
+        }
+        out
+    }
+
+    /// Checks the fields enabled recipes name against the provider's metadata, by object
+    /// name (as [`Self::objects_to_describe`] lists them; an object missing from `fields`
+    /// has no fields). The first field that is unknown (`field_unknown`), of a type the recipe
+    /// cannot write (`field_type_unsupported`) or read-only for the API user
+    /// (`field_read_only`) is refused, with its path.
+    pub fn check_fields(
+        &self,
+        p: Provider,
+        fields: &BTreeMap<String, Vec<FieldMeta>>,
+    ) -> Result<(), SettingsError> {
+        for (object, name, path, allowed) in self.named_fields(p) {
+            let meta = fields
+                .get(object)
+                .and_then(|fs| fs.iter().find(|f| f.name == name));
+            let Some(meta) = meta else {
+                return Err(SettingsError::new(
+                    "field_unknown",
+                    path,
+                    format!("{} has no {object} field named {name:?}", p.as_str()),
+                ));
+            };
+            if !allowed.contains(&meta.kind) {
+                return Err(SettingsError::new(
+                    "field_type_unsupported",
+                    path,
+                    format!(
+                        "the {object} field {name:?} is of type {}, which cannot be used here",
+                        meta.provider_type
+                    ),
+                ));
+            }
+            if !meta.writable {
+                return Err(SettingsError::new(
+                    "field_read_only",
+                    path,
+                    format!("the {object} field {name:?} is read-only for the API user"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every provider field an enabled recipe names: `(object, field, path, allowed kinds)`,
+    /// in document order.
+    fn named_fields(
+        &self,
+        p: Provider,
+    ) -> Vec<(&'static str, String, String, &'static [FieldKind])> {
+        let mut out = Vec::new();
+        let room = &self.deal_room;
+        if room.enabled
+            && let Some(field) = &room.url_field
+        {
+            match p {
+                Provider::Hubspot => out.push((
+                    "deals",
+                    field.clone(),
+                    "deal_room.url_field".to_owned(),
+                    HUBSPOT_ROOM_URL_KINDS,
+                )),
+                Provider::Salesforce => out.push((
+                    "Opportunity",
+                    field.clone(),
+                    "deal_room.url_field".to_owned(),
+                    SALESFORCE_ROOM_URL_KINDS,
+                )),
+                // The deal room has no Zoho CRM target (`validate` refuses enabling it).
+                Provider::ZohoCrm => {}
+            }
+        }
+        let booking = &self.booking_capture;
+        if booking.enabled && p == Provider::Hubspot {
+            for (path, mapping) in booking.mappings() {
+                for (object, props, side) in [
+                    ("companies", &mapping.company, "company"),
+                    ("contacts", &mapping.contact, "contact"),
+                ] {
+                    for name in props.keys() {
+                        out.push((
+                            object,
+                            name.clone(),
+                            format!("{path}.{side}.{name}"),
+                            BOOKING_PROPERTY_KINDS,
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
-fn field_name(f: PersonField) -> String {
-    serde_json::to_value(f)
+/// The kinds a HubSpot room URL property may have. PRODUCT.md 4.1 (and the Mazrica DSR seed:
+/// 「"テキストタイプ"のカスタムフィールドのみ選択可能です」) allow only text-type properties.
+/// HubSpot's properties guide ("Property type and fieldType values",
+/// https://developers.hubspot.com/docs/api/crm/properties) describes `fieldType` `text` as a
+/// plain text string displayed in a single-line text input and `textarea` as one displayed
+/// as a multi-line input; a URL is one line, so only `type` `string` with `fieldType` `text`
+/// ([`FieldKind::Text`]) is accepted. Rich text (`html`), phone numbers and files are strings
+/// too, but not text-type.
+const HUBSPOT_ROOM_URL_KINDS: &[FieldKind] = &[FieldKind::Text];
+
+/// The kinds a Salesforce Opportunity field receiving the room URL may have: `string`,
+/// `textarea` and `url` (Salesforce's describe `type`), all of which hold a URL as it is.
+const SALESFORCE_ROOM_URL_KINDS: &[FieldKind] =
+    &[FieldKind::Text, FieldKind::LongText, FieldKind::Url];
+
+/// The kinds a booking mapping may write (PRODUCT.md 4.5: "only string and number properties
+/// can be mapped"; the TimeRex seed: 「レコードが文字列または数字となるプロパティーのみ」).
+/// HubSpot's strings are single-line, multi-line and rich text and phone numbers (the email and
+/// URL kinds come only from other providers' metadata: HubSpot's `email` and `website` are
+/// `string`/`text`); files and calculations ([`FieldKind::Other`]), enumerations, booleans and
+/// dates are refused.
+const BOOKING_PROPERTY_KINDS: &[FieldKind] = &[
+    FieldKind::Text,
+    FieldKind::LongText,
+    FieldKind::Email,
+    FieldKind::Phone,
+    FieldKind::Url,
+    FieldKind::Number,
+];
+
+/// The longest default account name: Salesforce's `Account.Name` holds 255 characters.
+const MAX_ACCOUNT_NAME: usize = 255;
+
+fn template(path: impl Into<String>, src: &str) -> Result<(), SettingsError> {
+    Template::parse(src).map(drop).map_err(|e| {
+        SettingsError::new(
+            "template_invalid",
+            path,
+            format!("the template does not parse: {}", e.message),
+        )
+    })
+}
+
+/// How a person object is named for `p` in messages, refusing objects `p` does not have.
+fn person_object(p: Provider, o: PersonObject, path: String) -> Result<(), SettingsError> {
+    match o.remote_name(p) {
+        Some(_) => Ok(()),
+        None => Err(SettingsError::new(
+            "object_unsupported",
+            path,
+            format!(
+                "{} has no {} object among its people",
+                p.as_str(),
+                o.as_str()
+            ),
+        )),
+    }
+}
+
+/// `CreateAs` as the person object it creates.
+fn created_object(c: CreateAs) -> Option<PersonObject> {
+    match c {
+        CreateAs::None => None,
+        CreateAs::Lead => Some(PersonObject::Lead),
+        CreateAs::Contact => Some(PersonObject::Contact),
+    }
+}
+
+impl CallLogging {
+    fn validate(&self, p: Provider) -> Result<(), SettingsError> {
+        template("call_logging.subject", &self.subject)?;
+        let name = self.default_account_name.trim();
+        if name.is_empty() || self.default_account_name.chars().count() > MAX_ACCOUNT_NAME {
+            return Err(SettingsError::new(
+                "invalid_settings",
+                "call_logging.default_account_name",
+                format!("the default account name must be 1 to {MAX_ACCOUNT_NAME} characters"),
+            ));
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            if self.events[..i].contains(e) {
+                return Err(SettingsError::new(
+                    "invalid_settings",
+                    format!("call_logging.events[{i}]"),
+                    format!("{} is listed twice", wire_name(e)),
+                ));
+            }
+        }
+        for (i, o) in self.objects.iter().enumerate() {
+            if self.objects[..i].contains(o) {
+                return Err(SettingsError::new(
+                    "invalid_settings",
+                    format!("call_logging.objects[{i}]"),
+                    format!("{} is listed twice", o.as_str()),
+                ));
+            }
+        }
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.events.is_empty() {
+            return Err(SettingsError::new(
+                "invalid_settings",
+                "call_logging.events",
+                "choose at least one call event to write",
+            ));
+        }
+        if self.objects.is_empty() {
+            return Err(SettingsError::new(
+                "invalid_settings",
+                "call_logging.objects",
+                "choose at least one object to look callers up in",
+            ));
+        }
+        for (i, o) in self.objects.iter().enumerate() {
+            person_object(p, *o, format!("call_logging.objects[{i}]"))?;
+        }
+        if let Some(o) = created_object(self.create_unknown) {
+            person_object(p, o, "call_logging.create_unknown".to_owned())?;
+        }
+        Ok(())
+    }
+}
+
+impl MeetingNotes {
+    fn validate(&self, p: Provider) -> Result<(), SettingsError> {
+        template("meeting_notes.member_line", &self.member_line)?;
+        if !self.enabled {
+            return Ok(());
+        }
+        if let Some(o) = created_object(self.create_as) {
+            person_object(p, o, "meeting_notes.create_as".to_owned())?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `p` can write a deal-room event as `a`: HubSpot has an engagement per type
+/// (PRODUCT.md 4.1's table, and notes), Salesforce writes everything to the Opportunity's
+/// activity history as Tasks, Zoho CRM has no deal room.
+fn room_activity_supported(p: Provider, a: RoomActivity) -> bool {
+    match p {
+        Provider::Hubspot => true,
+        Provider::Salesforce => matches!(a, RoomActivity::Task | RoomActivity::None),
+        Provider::ZohoCrm => false,
+    }
+}
+
+impl DealRoom {
+    fn validate(&self, p: Provider) -> Result<(), SettingsError> {
+        if let Some(f) = &self.url_field
+            && (f.trim().is_empty() || f.trim() != f)
+        {
+            return Err(SettingsError::new(
+                "invalid_settings",
+                "deal_room.url_field",
+                "name the field's API name without surrounding spaces (or null for no URL)",
+            ));
+        }
+        if !self.enabled {
+            return Ok(());
+        }
+        if p == Provider::ZohoCrm {
+            return Err(SettingsError::new(
+                "recipe_unsupported",
+                "deal_room.enabled",
+                "the deal room writes to HubSpot and Salesforce only",
+            ));
+        }
+        for (e, a) in &self.activities {
+            if !room_activity_supported(p, *a) {
+                return Err(SettingsError::new(
+                    "activity_unsupported",
+                    format!("deal_room.activities.{}", wire_name(e)),
+                    format!(
+                        "{} cannot write a {} for a deal-room event",
+                        p.as_str(),
+                        wire_name(a)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BookingCapture {
+    /// The mappings with their paths: each calendar's, then the default.
+    fn mappings(&self) -> impl Iterator<Item = (String, &BookingMapping)> {
+        self.calendars
+            .iter()
+            .map(|(id, m)| (format!("booking_capture.calendars.{id}"), m))
+            .chain(
+                self.default
+                    .iter()
+                    .map(|m| ("booking_capture.default".to_owned(), m)),
+            )
+    }
+
+    fn validate(&self, p: Provider) -> Result<(), SettingsError> {
+        if self.calendars.keys().any(|id| id.trim().is_empty()) {
+            return Err(SettingsError::new(
+                "invalid_settings",
+                "booking_capture.calendars",
+                "a booking calendar id must not be empty",
+            ));
+        }
+        for (path, m) in self.mappings() {
+            m.validate(&path)?;
+        }
+        if !self.enabled {
+            return Ok(());
+        }
+        if p != Provider::Hubspot {
+            return Err(SettingsError::new(
+                "recipe_unsupported",
+                "booking_capture.enabled",
+                "booking capture writes to HubSpot only",
+            ));
+        }
+        if self.calendars.is_empty() && self.default.is_none() {
+            return Err(SettingsError::new(
+                "invalid_settings",
+                "booking_capture.calendars",
+                "map at least one booking calendar, or a default mapping",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl BookingMapping {
+    fn validate(&self, path: &str) -> Result<(), SettingsError> {
+        if self.company.is_empty() && self.contact.is_empty() {
+            return Err(SettingsError::new(
+                "mapping_empty",
+                path,
+                "a mapping must write company or contact properties",
+            ));
+        }
+        for (side, props) in [("company", &self.company), ("contact", &self.contact)] {
+            for (name, src) in props {
+                if name.trim().is_empty() {
+                    return Err(SettingsError::new(
+                        "invalid_settings",
+                        format!("{path}.{side}"),
+                        "a property name must not be empty",
+                    ));
+                }
+                template(format!("{path}.{side}.{name}"), src)?;
+            }
+        }
+        // HubSpot deduplicates contacts by email and requires it on a contact created from a
+        // booking (PRODUCT.md 4.5; the TimeRex seed: 「Eメール(必須)」).
+        if !self.contact.is_empty() && !self.contact.contains_key("email") {
+            return Err(SettingsError::new(
+                "email_required",
+                format!("{path}.contact"),
+                "a contact mapping must map email",
+            ));
+        }
+        // Companies are deduplicated by name or domain (4.5): without either a company would
+        // be created on every booking.
+        if !self.company.is_empty()
+            && !self.company.contains_key("name")
+            && !self.company.contains_key("domain")
+        {
+            return Err(SettingsError::new(
+                "company_key_required",
+                format!("{path}.company"),
+                "a company mapping must map name or domain",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The wire name of an enum value (`call.ended`, `chat.message_sent`, `task`).
+fn wire_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+fn field_name(f: PersonField) -> String {
+    wire_name(&f)
 }
 
 /// JSON merge: objects merge key by key, anything else replaces.
@@ -671,6 +1093,478 @@ mod tests {
             let e = ConnectionSettings::merged(p, "ja", &cur, &patch).unwrap_err();
             assert_eq!((e.code, e.field.as_str()), (code, field), "{patch}: {e}");
         }
+    }
+
+    /// The code and path a case is refused with (`None`: accepted).
+    type Want = Option<(&'static str, &'static str)>;
+
+    /// Recipe settings: each patch over the provider's defaults, and the code and path it
+    /// gets.
+    #[test]
+    fn recipe_settings_are_validated() {
+        use Provider::{Hubspot as H, Salesforce as S, ZohoCrm as Z};
+        let booking =
+            |m: Value| json!({"booking_capture": {"enabled": true, "calendars": {"cal-1": m}}});
+        let cases: Vec<(Provider, Value, Want)> = vec![
+            // call_logging
+            (S, json!({"call_logging": {"enabled": true}}), None),
+            (
+                H,
+                json!({"call_logging": {"enabled": true, "create_unknown": "contact"}}),
+                None,
+            ),
+            (
+                S,
+                json!({"call_logging": {"enabled": true, "events": []}}),
+                Some(("invalid_settings", "call_logging.events")),
+            ),
+            // Emptiness matters only to an enabled recipe.
+            (
+                S,
+                json!({"call_logging": {"events": [], "objects": []}}),
+                None,
+            ),
+            (
+                S,
+                json!({"call_logging": {"enabled": true, "objects": []}}),
+                Some(("invalid_settings", "call_logging.objects")),
+            ),
+            (
+                S,
+                json!({"call_logging": {"objects": ["contact", "contact"]}}),
+                Some(("invalid_settings", "call_logging.objects[1]")),
+            ),
+            (
+                S,
+                json!({"call_logging": {"events": ["call.ended", "call.ended"]}}),
+                Some(("invalid_settings", "call_logging.events[1]")),
+            ),
+            (
+                S,
+                json!({"call_logging": {"events": ["call.started"]}}),
+                Some(("invalid_settings", "call_logging.events[0]")),
+            ),
+            (
+                H,
+                json!({"call_logging": {"enabled": true, "objects": ["contact", "lead"]}}),
+                Some(("object_unsupported", "call_logging.objects[1]")),
+            ),
+            (
+                H,
+                json!({"call_logging": {"enabled": true, "create_unknown": "lead"}}),
+                Some(("object_unsupported", "call_logging.create_unknown")),
+            ),
+            // A disabled recipe is not held to its provider's capabilities.
+            (H, json!({"call_logging": {"create_unknown": "lead"}}), None),
+            (
+                S,
+                json!({"call_logging": {"default_account_name": " "}}),
+                Some(("invalid_settings", "call_logging.default_account_name")),
+            ),
+            (
+                S,
+                json!({"call_logging": {"default_account_name": "取".repeat(256)}}),
+                Some(("invalid_settings", "call_logging.default_account_name")),
+            ),
+            (
+                S,
+                json!({"call_logging": {"default_account_name": "取".repeat(255)}}),
+                None,
+            ),
+            // Syntax is checked while the recipe is off.
+            (
+                S,
+                json!({"call_logging": {"subject": "通話（{{ direction_label }）"}}),
+                Some(("template_invalid", "call_logging.subject")),
+            ),
+            (
+                S,
+                json!({"call_logging": {"subject": "{{ direction_label | shout }}"}}),
+                Some(("template_invalid", "call_logging.subject")),
+            ),
+            // meeting_notes
+            (Z, json!({"meeting_notes": {"enabled": true}}), None),
+            (H, json!({"meeting_notes": {"enabled": true}}), None),
+            (
+                H,
+                json!({"meeting_notes": {"enabled": true, "create_as": "lead"}}),
+                Some(("object_unsupported", "meeting_notes.create_as")),
+            ),
+            (
+                H,
+                json!({"meeting_notes": {"enabled": true, "create_as": "none"}}),
+                None,
+            ),
+            (
+                Z,
+                json!({"meeting_notes": {"member_line": "{% if member.name %}{{ member.name }}"}}),
+                Some(("template_invalid", "meeting_notes.member_line")),
+            ),
+            // deal_room
+            (
+                H,
+                json!({"deal_room": {"enabled": true, "url_field": "room_url"}}),
+                None,
+            ),
+            (S, json!({"deal_room": {"enabled": true}}), None),
+            (Z, json!({"deal_room": {"url_field": "Room_URL"}}), None),
+            (
+                Z,
+                json!({"deal_room": {"enabled": true}}),
+                Some(("recipe_unsupported", "deal_room.enabled")),
+            ),
+            (
+                S,
+                json!({"deal_room": {"enabled": true, "activities": {"chat.message_sent": "email"}}}),
+                Some((
+                    "activity_unsupported",
+                    "deal_room.activities.chat.message_sent",
+                )),
+            ),
+            (
+                S,
+                json!({"deal_room": {"enabled": true, "activities": {"content.updated": "none"}}}),
+                None,
+            ),
+            (
+                H,
+                json!({"deal_room": {"enabled": true, "activities": {"content.updated": "note"}}}),
+                None,
+            ),
+            (
+                H,
+                json!({"deal_room": {"activities": {"room.opened": "task"}}}),
+                Some(("invalid_settings", "deal_room.activities")),
+            ),
+            (
+                H,
+                json!({"deal_room": {"url_field": ""}}),
+                Some(("invalid_settings", "deal_room.url_field")),
+            ),
+            // booking_capture
+            (
+                H,
+                booking(json!({
+                    "company": {"name": "{{ guest.company }}", "domain": "{{ guest.email | email_domain }}"},
+                    "contact": {"email": "{{ guest.email }}", "phone": "{{ guest.phone | e164 }}"},
+                })),
+                None,
+            ),
+            (
+                H,
+                booking(json!({"company": {"domain": "{{ guest.email | email_domain }}"}})),
+                None,
+            ),
+            (
+                H,
+                booking(json!({"contact": {"email": "{{ guest.email }}"}})),
+                None,
+            ),
+            (
+                H,
+                json!({"booking_capture": {"enabled": true, "default": {"contact": {"email": "{{ guest.email }}"}}}}),
+                None,
+            ),
+            (
+                S,
+                booking(json!({"contact": {"email": "{{ guest.email }}"}})),
+                Some(("recipe_unsupported", "booking_capture.enabled")),
+            ),
+            // Off, a mapping on another provider is only checked for syntax.
+            (
+                S,
+                json!({"booking_capture": {"calendars": {"cal-1": {"contact": {"email": "{{ guest.email }}"}}}}}),
+                None,
+            ),
+            (
+                H,
+                booking(json!({"contact": {"firstname": "{{ guest.name }}"}})),
+                Some(("email_required", "booking_capture.calendars.cal-1.contact")),
+            ),
+            (
+                H,
+                booking(json!({"company": {"numberofemployees": "{{ answers.size }}"}})),
+                Some((
+                    "company_key_required",
+                    "booking_capture.calendars.cal-1.company",
+                )),
+            ),
+            (
+                H,
+                booking(json!({})),
+                Some(("mapping_empty", "booking_capture.calendars.cal-1")),
+            ),
+            (
+                H,
+                booking(json!({"contact": {"email": "{{ guest.email | nope }}"}})),
+                Some((
+                    "template_invalid",
+                    "booking_capture.calendars.cal-1.contact.email",
+                )),
+            ),
+            (
+                S,
+                json!({"booking_capture": {"default": {"contact": {"email": "{{ guest.email"}}}}),
+                Some(("template_invalid", "booking_capture.default.contact.email")),
+            ),
+            (
+                H,
+                booking(json!({"contact": {"email": "{{ guest.email }}", "": "x"}})),
+                Some((
+                    "invalid_settings",
+                    "booking_capture.calendars.cal-1.contact",
+                )),
+            ),
+            (
+                H,
+                json!({"booking_capture": {"enabled": true}}),
+                Some(("invalid_settings", "booking_capture.calendars")),
+            ),
+            (
+                H,
+                booking(json!({"contact": {"email": "x"}, "deal": {}})),
+                Some(("invalid_settings", "booking_capture.calendars.cal-1.deal")),
+            ),
+        ];
+        for (p, patch, want) in cases {
+            let cur = ConnectionSettings::defaults(p, "ja");
+            let got = ConnectionSettings::merged(p, "ja", &cur, &patch);
+            match (want, got) {
+                (None, Ok(_)) => {}
+                (None, Err(e)) => panic!("{p:?} {patch}: refused {} {}: {e}", e.code, e.field),
+                (Some(w), Ok(_)) => panic!("{p:?} {patch}: accepted, wanted {w:?}"),
+                (Some(w), Err(e)) => {
+                    assert_eq!((e.code, e.field.as_str()), w, "{p:?} {patch}: {e}")
+                }
+            }
+        }
+    }
+
+    fn field(name: &str, kind: FieldKind, writable: bool) -> FieldMeta {
+        FieldMeta {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            provider_type: format!("{kind:?}").to_lowercase(),
+            required: false,
+            writable,
+            options: Vec::new(),
+        }
+    }
+
+    /// The emulators' and providers' shapes in miniature: HubSpot deals, companies, contacts
+    /// and Salesforce's Opportunity.
+    fn metadata() -> BTreeMap<String, Vec<FieldMeta>> {
+        use FieldKind::*;
+        BTreeMap::from([
+            (
+                "deals".to_owned(),
+                vec![
+                    field("dealname", Text, true),
+                    field("room_url", Text, true),
+                    field("description", LongText, true),
+                    field("amount", Number, true),
+                    field("dealstage", Picklist, true),
+                    field("hs_object_id", Number, false),
+                    field("locked_url", Text, false),
+                ],
+            ),
+            (
+                "companies".to_owned(),
+                vec![
+                    field("name", Text, true),
+                    field("domain", Text, true),
+                    field("phone", Phone, true),
+                    field("description", LongText, true),
+                    field("numberofemployees", Number, true),
+                    field("industry", Picklist, true),
+                    field("is_public", Bool, true),
+                    field("founded", Date, true),
+                    field("hs_object_id", Number, false),
+                ],
+            ),
+            (
+                "contacts".to_owned(),
+                vec![
+                    field("email", Text, true),
+                    field("firstname", Text, true),
+                    field("mobilephone", Phone, true),
+                    field("lifecyclestage", Picklist, true),
+                    field("photo", Other, true),
+                ],
+            ),
+            (
+                "Opportunity".to_owned(),
+                vec![
+                    field("Name", Text, true),
+                    field("Room_URL__c", Url, true),
+                    field("Room_Notes__c", LongText, true),
+                    field("Amount", Number, true),
+                    field("IsWon", Bool, false),
+                ],
+            ),
+        ])
+    }
+
+    #[test]
+    fn fields_are_checked_against_metadata() {
+        use Provider::{Hubspot as H, Salesforce as S, ZohoCrm as Z};
+        let room = |f: &str| json!({"deal_room": {"enabled": true, "url_field": f}});
+        let company = |props: Value| json!({"booking_capture": {"enabled": true, "calendars": {"cal-1": {"company": props}}}});
+        let contact = |props: Value| json!({"booking_capture": {"enabled": true, "default": {"contact": props}}});
+        let cases: Vec<(Provider, Value, Vec<&str>, Want)> = vec![
+            (H, room("room_url"), vec!["deals"], None),
+            (H, room("dealname"), vec!["deals"], None),
+            (
+                H,
+                room("description"),
+                vec!["deals"],
+                Some(("field_type_unsupported", "deal_room.url_field")),
+            ),
+            (
+                H,
+                room("amount"),
+                vec!["deals"],
+                Some(("field_type_unsupported", "deal_room.url_field")),
+            ),
+            (
+                H,
+                room("locked_url"),
+                vec!["deals"],
+                Some(("field_read_only", "deal_room.url_field")),
+            ),
+            (
+                H,
+                room("room_link"),
+                vec!["deals"],
+                Some(("field_unknown", "deal_room.url_field")),
+            ),
+            (S, room("Room_URL__c"), vec!["Opportunity"], None),
+            (S, room("Room_Notes__c"), vec!["Opportunity"], None),
+            (S, room("Name"), vec!["Opportunity"], None),
+            (
+                S,
+                room("Amount"),
+                vec!["Opportunity"],
+                Some(("field_type_unsupported", "deal_room.url_field")),
+            ),
+            // A deal room without a URL field, or switched off, needs no metadata.
+            (
+                H,
+                json!({"deal_room": {"enabled": true, "url_field": null}}),
+                vec![],
+                None,
+            ),
+            (
+                H,
+                json!({"deal_room": {"url_field": "amount"}}),
+                vec![],
+                None,
+            ),
+            (
+                H,
+                company(
+                    json!({"name": "{{ guest.company }}", "numberofemployees": "{{ answers.size }}",
+                    "phone": "{{ guest.phone | e164 }}", "description": "{{ answers.note }}"}),
+                ),
+                vec!["companies"],
+                None,
+            ),
+            (
+                H,
+                company(json!({"name": "x", "industry": "{{ answers.industry }}"})),
+                vec!["companies"],
+                Some((
+                    "field_type_unsupported",
+                    "booking_capture.calendars.cal-1.company.industry",
+                )),
+            ),
+            (
+                H,
+                company(json!({"name": "x", "is_public": "true"})),
+                vec!["companies"],
+                Some((
+                    "field_type_unsupported",
+                    "booking_capture.calendars.cal-1.company.is_public",
+                )),
+            ),
+            (
+                H,
+                company(json!({"name": "x", "founded": "2020-01-01"})),
+                vec!["companies"],
+                Some((
+                    "field_type_unsupported",
+                    "booking_capture.calendars.cal-1.company.founded",
+                )),
+            ),
+            (
+                H,
+                company(json!({"name": "x", "hs_object_id": "1"})),
+                vec!["companies"],
+                Some((
+                    "field_read_only",
+                    "booking_capture.calendars.cal-1.company.hs_object_id",
+                )),
+            ),
+            (
+                H,
+                company(json!({"name": "x", "employees": "1"})),
+                vec!["companies"],
+                Some((
+                    "field_unknown",
+                    "booking_capture.calendars.cal-1.company.employees",
+                )),
+            ),
+            (
+                H,
+                contact(json!({"email": "{{ guest.email }}", "mobilephone": "{{ guest.phone }}"})),
+                vec!["contacts"],
+                None,
+            ),
+            (
+                H,
+                contact(json!({"email": "{{ guest.email }}", "photo": "{{ answers.photo }}"})),
+                vec!["contacts"],
+                Some((
+                    "field_type_unsupported",
+                    "booking_capture.default.contact.photo",
+                )),
+            ),
+            (
+                H,
+                json!({"booking_capture": {"enabled": true, "calendars": {"cal-1": {
+                    "company": {"name": "x"}, "contact": {"email": "y"}}}}}),
+                vec!["companies", "contacts"],
+                None,
+            ),
+            (Z, json!({"people": {"enabled": true}}), vec![], None),
+        ];
+        let meta = metadata();
+        for (p, patch, objects, want) in cases {
+            let cur = ConnectionSettings::defaults(p, "ja");
+            let s = ConnectionSettings::merged(p, "ja", &cur, &patch)
+                .unwrap_or_else(|e| panic!("{patch}: {e}"));
+            assert_eq!(s.objects_to_describe(p), objects, "{patch}");
+            match (want, s.check_fields(p, &meta)) {
+                (None, Ok(())) => {}
+                (None, Err(e)) => panic!("{patch}: refused {} {}: {e}", e.code, e.field),
+                (Some(w), Ok(())) => panic!("{patch}: accepted, wanted {w:?}"),
+                (Some(w), Err(e)) => assert_eq!((e.code, e.field.as_str()), w, "{patch}: {e}"),
+            }
+        }
+        // Metadata without the object: every field is unknown.
+        let s = ConnectionSettings::merged(
+            H,
+            "ja",
+            &ConnectionSettings::defaults(H, "ja"),
+            &room("room_url"),
+        )
+        .unwrap();
+        let e = s.check_fields(H, &BTreeMap::new()).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            ("field_unknown", "deal_room.url_field")
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Connection settings, sync runs, imported people and the change feed.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use renkei_core::{EmailAddress, Millis, Region, TenantId, normalize_phone};
-use renkei_engine::settings::ConnectionSettings;
+use renkei_engine::settings::{ConnectionSettings, SettingsError};
 use renkei_engine::sync::{Progress, RunKind, Step, SyncError};
+use renkei_engine::vault::Target;
 use renkei_store::people::{Change, PeopleFilter, Person};
 use renkei_store::sync::SyncRun;
 use serde::{Deserialize, Serialize};
@@ -17,7 +20,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonValue, PathParams, QueryParams};
-use crate::routes::connections::{existing_tenant, provider};
+use crate::routes::connections::{existing_tenant, provider, vault_error};
 
 pub fn sync_error(e: SyncError) -> ApiError {
     let code = e.code();
@@ -33,6 +36,11 @@ pub fn sync_error(e: SyncError) -> ApiError {
 }
 
 // ---------------------------------------------------------------- settings
+
+/// A settings document that does not hold: 422 with the code and `details.field`.
+fn settings_error(e: SettingsError) -> ApiError {
+    ApiError::unprocessable(e.code, e.message.clone()).with_details(json!({"field": e.field}))
+}
 
 /// A connection's settings, defaults filled in.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/connections/{provider}/settings", tag = "people",
@@ -50,11 +58,15 @@ pub async fn get_settings(
 }
 
 /// Changes a connection's settings. The body may hold only the parts that change; objects
-/// merge key by key. The result is validated whole, and unknown fields are refused.
+/// merge key by key. The result is validated whole, and unknown fields are refused. When the
+/// deal-room or booking-capture part changes, the CRM fields it names are checked against the
+/// provider's field metadata; nothing is saved when the provider cannot be asked.
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/connections/{provider}/settings", tag = "people",
     request_body = ConnectionSettings,
     responses((status = 200, body = ConnectionSettings), (status = 422, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn put_settings(
     State(state): State<AppState>,
@@ -65,9 +77,31 @@ pub async fn put_settings(
     let t = existing_tenant(&state, &caller, &tenant).await?;
     let p = provider(&p)?;
     let (conn, current) = state.sync.settings(&t.id, p).await.map_err(sync_error)?;
-    let next = ConnectionSettings::merged(p, &t.locale, &current, &patch).map_err(|e| {
-        ApiError::unprocessable(e.code, e.message.clone()).with_details(json!({"field": e.field}))
-    })?;
+    let next =
+        ConnectionSettings::merged(p, &t.locale, &current, &patch).map_err(settings_error)?;
+    // The fields a recipe names are checked against the provider's live metadata (PRODUCT.md
+    // 4.1: only text-type properties receive the room URL; 4.5: only string and number
+    // properties are mapped), but only when that part of the document changes: a PUT that
+    // touches `people` must not fail because the CRM is down or a property was since deleted.
+    let objects = next.objects_to_describe(p);
+    if !objects.is_empty()
+        && (next.deal_room != current.deal_room || next.booking_capture != current.booking_capture)
+    {
+        let target = Target::tenant(&t.id, p);
+        let connectors = state.vault.connectors();
+        let mut fields = BTreeMap::new();
+        for object in objects {
+            let described = state
+                .vault
+                .call(&target, |a| async move {
+                    connectors.describe_fields(p, a.session(), object).await
+                })
+                .await
+                .map_err(vault_error)?;
+            fields.insert(object.to_owned(), described);
+        }
+        next.check_fields(p, &fields).map_err(settings_error)?;
+    }
     let doc = serde_json::to_string(&next).unwrap_or_default();
     state.store.set_connection_settings(conn.id, &doc).await?;
     Ok(Json(next))

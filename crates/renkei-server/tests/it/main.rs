@@ -4,5 +4,6 @@ mod api;
 mod connect;
 mod deliveries;
 mod people;
+mod settings;
 mod support;
 mod writeback;
