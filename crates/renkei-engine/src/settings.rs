@@ -3,7 +3,7 @@
 //!
 //! The document is stored whole, defaults filled in, on the connection row. A `PUT` may send
 //! only the parts it changes: they are merged over the current document (objects merge key by
-//! key, anything else replaces), and the result must parse with unknown fields refused and
+//! key, `null` removes a key as in JSON Merge Patch, anything else replaces), and the result must parse with unknown fields refused and
 //! pass [`ConnectionSettings::validate`]. The `people` section drives import and sync; the
 //! recipe sections (`call_logging`, `meeting_notes`, `deal_room`, `booking_capture`) drive
 //! write-back, each off until enabled.
@@ -970,6 +970,13 @@ fn merge(into: &mut Value, patch: &Value) {
     match (into, patch) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {
+                // JSON Merge Patch (RFC 7396): `null` removes the key, which is how a booking
+                // calendar or a mapped property is taken out; an optional setting removed
+                // reads as unset.
+                if v.is_null() {
+                    a.remove(k);
+                    continue;
+                }
                 match a.get_mut(k) {
                     Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
                     _ => {
@@ -987,6 +994,16 @@ fn merge(into: &mut Value, patch: &Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn null_removes_a_key_as_in_json_merge_patch() {
+        let mut doc = json!({"a": {"x": 1, "y": {"z": 2}}, "b": 3});
+        merge(
+            &mut doc,
+            &json!({"a": {"x": null, "y": {"w": 4}}, "b": null}),
+        );
+        assert_eq!(doc, json!({"a": {"y": {"z": 2, "w": 4}}}));
+    }
 
     #[test]
     fn defaults_follow_the_seed_products() {
