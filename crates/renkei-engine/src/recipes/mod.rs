@@ -7,6 +7,10 @@
 //! | `call_activity` | `call.ended` | [`calls`]: the call as an activity on the caller's record |
 //! | `call_transcript` | `call.transcribed` | [`calls`]: the transcript appended to it |
 //!
+//! Meeting notes, deal-room activity and booking capture have their settings (validated) but
+//! not their writes yet: an event for an enabled one is recorded as a skipped delivery that
+//! says so ([`unavailable`]).
+//!
 //! The helpers here are the parts every recipe shares: the activity key, the owner, the
 //! template context of the event's member, "create this activity unless an earlier attempt
 //! did", "find this company or create it".
@@ -54,7 +58,51 @@ pub fn plan(
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     out.extend(calls::plan(event_type, data, conn, provider, s, region));
+    out.extend(unavailable(event_type, data, conn, s));
     out
+}
+
+/// Recipes whose settings exist but whose writes this release does not make yet. An enabled
+/// one gets a delivery recorded as skipped, saying so, rather than silence: the host app sees
+/// in the audit trail that nothing was written, and why.
+fn unavailable(
+    event_type: &str,
+    data: &Value,
+    conn: i64,
+    s: &ConnectionSettings,
+) -> Option<Planned> {
+    let id = |field: &str| data.get(field).and_then(Value::as_str).unwrap_or("");
+    let (step, subject, what) = match event_type {
+        "meeting.report_ready" if s.meeting_notes.enabled => (
+            "meeting_note",
+            format!("meeting:{}", id("meeting_id")),
+            "meeting notes",
+        ),
+        "room.linked" if s.deal_room.enabled => (
+            "room_url",
+            format!("room:{}", id("room_id")),
+            "the deal room's URL",
+        ),
+        "chat.message_sent" | "task.completed" | "content.updated" if s.deal_room.enabled => (
+            "room_activity",
+            format!("room:{}", id("room_id")),
+            "deal-room activity",
+        ),
+        "booking.completed" if s.booking_capture.enabled => (
+            "booking_records",
+            format!("booking:{}", id("booking_id")),
+            "bookings",
+        ),
+        _ => return None,
+    };
+    Some(Planned {
+        step,
+        record_key: format!("{conn}:{subject}"),
+        subject,
+        skipped: Some(format!(
+            "recipe_unavailable: this release of renkei does not write {what} yet"
+        )),
+    })
 }
 
 /// Runs the step of `w.delivery`.

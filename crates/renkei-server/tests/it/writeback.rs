@@ -502,3 +502,42 @@ async fn hubspot_and_zoho_call_logging() {
     assert_eq!(call["$se_module"], "Leads", "{call}");
     app.stop().await;
 }
+
+/// A recipe whose writes this release does not make yet is never silent: its event gets a
+/// skipped delivery saying so.
+#[tokio::test]
+async fn recipes_not_built_yet_are_skipped_visibly() {
+    let app = TestApp::start_sandboxed(quiet_scheduler).await;
+    app.put_tenant("acme").await;
+    connect_minted(&app, "acme", "zoho_crm").await;
+    put_settings(
+        &app,
+        "acme",
+        "zoho_crm",
+        json!({"people": {"enabled": false}, "meeting_notes": {"enabled": true}}),
+    )
+    .await;
+    post_events(
+        &app,
+        "acme",
+        json!({"id": "m-1", "type": "meeting.report_ready", "occurred_at": "2026-11-21T09:00:00Z",
+               "data": {"meeting_id": "mt1", "title": "定例", "body": "議事録",
+                        "held_at": "2026-11-21T08:00:00Z",
+                        "customer": {"name": "山田 太郎", "company": "山田商事"}}}),
+    )
+    .await;
+    let ev = settled(&app, "acme", "m-1").await;
+    let d = delivery(&ev);
+    assert_eq!(
+        (d["step"].as_str(), d["status"].as_str()),
+        (Some("meeting_note"), Some("skipped"))
+    );
+    assert!(
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("recipe_unavailable:"),
+        "{ev}"
+    );
+    app.stop().await;
+}
