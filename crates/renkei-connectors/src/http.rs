@@ -735,11 +735,13 @@ impl HttpClient {
             });
         }
         let host = req.url.host_str().unwrap_or_default().to_owned();
+        // The budget's entry is made even when pacing is off: it is where the provider's
+        // answered windows are remembered.
         let limiter = req
             .budget
             .as_ref()
-            .filter(|_| self.config.pacing)
-            .map(|b| self.budgets.limiter(b, req.provider));
+            .map(|b| self.budgets.limiter(b, req.provider))
+            .filter(|_| self.config.pacing);
         let attempts = self.config.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {
