@@ -18,6 +18,10 @@
 //!   transaction;
 //! - *tail*: from the last commit to the run being seen as succeeded.
 //!
+//! The loop fetches the next page while a page commits, so these parts overlap in time; the
+//! cut counts each instant once, in the order the marks arrive: a request answered during the
+//! previous page's commit shows only the part of it left after that commit.
+//!
 //! The pacer's share of the "before" intervals is estimated by [`pacer_wait`]: the first
 //! requests of a run pass the pacer at once (its burst), so their intervals measure the loop's
 //! own work between pages; whatever a later interval takes beyond that is counted as waiting.

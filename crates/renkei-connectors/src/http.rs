@@ -27,7 +27,9 @@
 //! [`ConnectorError::RateLimited`] when that is further away than `max_retry_wait`.
 //! [`HttpClient::budget_state`] shows what was last seen, daily quotas included. The limiter's
 //! own pacing is not bounded by `max_retry_wait`: callers queue behind each other at the
-//! budget's rate, which is the point of it.
+//! budget's rate, which is the point of it. [`HttpConfig::pacing`] turns the limiter off (and
+//! only the limiter: the provider's own answers, its windows and 429s, are still obeyed) for a
+//! provider whose limits are lifted, as the benchmarks lift the emulators'.
 //!
 //! **Metrics.** `renkei_provider_requests_total{provider, status}` counts attempts by HTTP
 //! status, or `timeout`, `transport`, `not_allowed` (refused by the allow-list) and
@@ -65,6 +67,13 @@ pub struct HttpConfig {
     pub max_retry_wait: Duration,
     /// The first backoff when the provider gave no hint; it doubles on each retry, with jitter.
     pub retry_base_delay: Duration,
+    /// Whether calls on a [`Budget`] wait for its limiter, i.e. go no faster than the rate
+    /// renkei assumes of the provider (`Provider::info().rate`). On by default and in
+    /// production. Off, renkei sends as fast as it can and relies on the provider's answers
+    /// alone (rate-limit headers, `Retry-After`, 429s, all still obeyed): only for a provider
+    /// whose limits are lifted, such as the emulators in `renkei-bench import`, which measures
+    /// renkei's own throughput that way (issue 5: "with rate limits lifted").
+    pub pacing: bool,
 }
 
 impl Default for HttpConfig {
@@ -76,6 +85,7 @@ impl Default for HttpConfig {
             max_retries: 2,
             max_retry_wait: Duration::from_secs(10),
             retry_base_delay: Duration::from_millis(200),
+            pacing: true,
         }
     }
 }
@@ -725,10 +735,13 @@ impl HttpClient {
             });
         }
         let host = req.url.host_str().unwrap_or_default().to_owned();
+        // The budget's entry is made even when pacing is off: it is where the provider's
+        // answered windows are remembered.
         let limiter = req
             .budget
             .as_ref()
-            .map(|b| self.budgets.limiter(b, req.provider));
+            .map(|b| self.budgets.limiter(b, req.provider))
+            .filter(|_| self.config.pacing);
         let attempts = self.config.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {

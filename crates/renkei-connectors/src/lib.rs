@@ -87,7 +87,9 @@ pub struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// `req`, paced by this session's budget at the provider's rate.
+    /// `req`, paced by this session's budget at the provider's rate. The HTTP client waits
+    /// for that pace unless its [`HttpConfig::pacing`] is off (benchmarks against emulators
+    /// whose limits are lifted); the budget still keeps the provider's answered windows.
     pub fn paced(&self, provider: Provider, req: http::OutgoingRequest) -> http::OutgoingRequest {
         match self.budget {
             Some(key) => {

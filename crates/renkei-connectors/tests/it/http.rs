@@ -803,6 +803,53 @@ async fn a_budget_spaces_calls_across_clones_of_the_client() {
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }
 
+/// With pacing off (benchmarks against emulators whose limits are lifted), calls on a budget
+/// go at once, but a window the provider reports used up still holds the next call.
+#[tokio::test]
+async fn without_pacing_calls_go_at_once_yet_the_providers_windows_hold() {
+    let (base, hits_) = scripted(|_| status(200)).await;
+    let unpaced = client(HttpConfig {
+        pacing: false,
+        ..config()
+    });
+    let started = Instant::now();
+    for _ in 0..6 {
+        unpaced
+            .send(
+                &allow(&base),
+                OutgoingRequest::get(PROVIDER, url(&base, "/x")).budget(budget("t:5", 5, 1)),
+            )
+            .await
+            .expect("answer");
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(hits(&hits_), 6);
+    // Paced, the same six calls take a second (see the test above).
+    assert!(elapsed < Duration::from_millis(500), "took {elapsed:?}");
+
+    let (base, hits_) = scripted(|_| with_headers(200, &hubspot_headers(0, 400))).await;
+    let unpaced = client(HttpConfig {
+        pacing: false,
+        ..config()
+    });
+    let call = || {
+        OutgoingRequest::get("hubspot", url(&base, "/crm/v3/objects/contacts")).budget(budget(
+            "hubspot:1",
+            100,
+            100,
+        ))
+    };
+    unpaced.send(&allow(&base), call()).await.expect("first");
+    let started = Instant::now();
+    unpaced.send(&allow(&base), call()).await.expect("second");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(hits(&hits_), 2);
+}
+
 #[tokio::test]
 async fn gzip_answers_are_decoded() {
     let body = serde_json::json!({"results": [{"id": "1", "name": "山田 太郎"}]});

@@ -1,6 +1,7 @@
 //! People sync resilience (issue 5): an import that meets rate limits, server errors and an
 //! expired token mid-way, or whose worker dies between fetching a page and committing it, ends
-//! with exactly the people an undisturbed import stores, and fetches no page more than twice.
+//! with exactly the people an undisturbed import stores, and fetches no page more than twice;
+//! one whose time slices end while the next page is being fetched ahead fetches each page once.
 //!
 //! Every scenario runs against one emulator account: a reference import on a clean database
 //! gives the expected people, then each disturbed import runs on a fresh database of its own,
@@ -876,4 +877,82 @@ async fn zoho_crash_between_fetch_and_commit_resumes() {
         cursor_closed: false,
     };
     crashes_between_fetch_and_commit_resume(Provider::ZohoCrm, 3000, &[crash(3)]).await;
+}
+
+/// Slices that end mid-import while pages are fetched ahead (each page is fetched while the
+/// previous one commits): whatever page a slice ends on, the next job goes on from the
+/// checkpoint, every page is asked for once, the people and the change feed are the
+/// reference's, and the run's count of API calls is the emulator's. Zoho's two objects also
+/// make a page fetched ahead begin the next step.
+async fn handed_over_slices_keep_every_page_once(p: Provider) {
+    let h = seeded(p, 3000).await;
+    let reference = reference(&h, p).await;
+    let mut split_mid_run = 0;
+    for slice_ms in [2, 20, 60, 200] {
+        let what = format!("{p}: slices of {slice_ms} ms");
+        let side = Side::new(
+            &h,
+            p,
+            HttpConfig::default(),
+            SyncOptions {
+                slice: Duration::from_millis(slice_ms),
+                ..SyncOptions::default()
+            },
+        )
+        .await;
+        let mark = log_mark(&h, p).await;
+        let w = side
+            .worker(&h, side.store(), WorkerConfig::default(), None)
+            .await;
+        let run_id = side.start(&w).await;
+        drop(w);
+        let run = drive(&h, &side, run_id, None, OnHold::Wait).await;
+        let outcome = Outcome::of(&side, &run).await;
+        outcome.assert_same(&reference, &what);
+
+        let requests = log(&h, p, &side.api_prefix, mark).await;
+        let failed: Vec<_> = requests.iter().filter(|r| r.status != 200).collect();
+        assert!(failed.is_empty(), "{what}: {failed:?}");
+        let fetches = page_fetches(&requests);
+        assert!(fetches.values().all(|n| *n == 1), "{what}: {fetches:?}");
+        assert_eq!(fetches.len() as u64, reference.progress.pages, "{what}");
+        assert_eq!(
+            outcome.progress.api_calls,
+            requests.len() as u64,
+            "{what}: API calls counted"
+        );
+
+        let jobs = side
+            .store()
+            .list_jobs(None, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == SyncRunJob::KIND)
+            .count() as u64;
+        assert!(
+            (1..=outcome.progress.pages).contains(&jobs),
+            "{what}: {jobs} jobs"
+        );
+        // A job that committed several pages, hence fetched ahead, and then handed over.
+        if jobs > 1 && jobs < outcome.progress.pages {
+            split_mid_run += 1;
+        }
+        side.db.cleanup().await;
+    }
+    assert!(
+        split_mid_run > 0,
+        "{p}: no slice both fetched ahead and handed over"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_slices_handed_over_while_fetching_ahead_keep_every_page_once() {
+    handed_over_slices_keep_every_page_once(Provider::Hubspot).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_slices_handed_over_while_fetching_ahead_keep_every_page_once() {
+    handed_over_slices_keep_every_page_once(Provider::ZohoCrm).await;
 }
