@@ -7,7 +7,7 @@ use crate::people::{all_people, connect_minted, quiet_scheduler, run_sync, sandb
 use crate::support::TestApp;
 
 /// The records a SOQL query answers, from the Salesforce emulator.
-async fn soql(app: &TestApp, tokens: &Value, q: &str) -> Vec<Value> {
+pub async fn soql(app: &TestApp, tokens: &Value, q: &str) -> Vec<Value> {
     let instance = tokens["instance_url"].as_str().unwrap();
     let url = reqwest::Url::parse_with_params(
         &format!("{instance}/services/data/v62.0/query"),
@@ -30,7 +30,7 @@ async fn soql(app: &TestApp, tokens: &Value, q: &str) -> Vec<Value> {
         .clone()
 }
 
-async fn post_events(app: &TestApp, tenant: &str, events: Value) {
+pub async fn post_events(app: &TestApp, tenant: &str, events: Value) {
     let (s, b) = app
         .send(
             "POST",
@@ -42,7 +42,7 @@ async fn post_events(app: &TestApp, tenant: &str, events: Value) {
 }
 
 /// Waits until every delivery of event `id` is final; returns the event.
-async fn settled(app: &TestApp, tenant: &str, id: &str) -> Value {
+pub async fn settled(app: &TestApp, tenant: &str, id: &str) -> Value {
     let mut ev = Value::Null;
     app.eventually(&format!("the deliveries of {id} to settle"), async || {
         let (_, e) = app
@@ -58,13 +58,13 @@ async fn settled(app: &TestApp, tenant: &str, id: &str) -> Value {
     ev
 }
 
-fn delivery(ev: &Value) -> &Value {
+pub fn delivery(ev: &Value) -> &Value {
     let ds = ev["routing"]["deliveries"].as_array().unwrap();
     assert_eq!(ds.len(), 1, "{ev}");
     &ds[0]
 }
 
-async fn put_settings(app: &TestApp, tenant: &str, provider: &str, body: Value) {
+pub async fn put_settings(app: &TestApp, tenant: &str, provider: &str, body: Value) {
     let (s, b) = app
         .send(
             "PUT",
@@ -380,7 +380,7 @@ async fn salesforce_unknown_callers_become_contacts_with_owners() {
 }
 
 /// Calls an emulator's API with the connection's token: `base` + `path`.
-async fn vendor(
+pub async fn vendor(
     app: &TestApp,
     token: &Value,
     method: reqwest::Method,
