@@ -3,7 +3,8 @@
 //! in-process against the store and the worker runtime), the HTTP event intake of a real
 //! `renkei serve` process (`intake`), the resident memory of an idle server (`memory`), the
 //! vendor emulators of `renkei sandbox` (`sandbox`), and an initial people import through the
-//! sync engine from an emulator in its own process (`import`).
+//! sync engine from an emulator in its own process (`import`), and call logging written back
+//! through a real server to an emulator (`writeback`).
 //! Every result is printed as one JSON line on stdout, with the target it is measured against
 //! and whether it was met; progress and diagnostics go to stderr, so stdout can be collected
 //! as is. Nothing here is used by the product itself.
@@ -18,6 +19,7 @@ mod queue;
 mod sandbox;
 mod server;
 mod timeline;
+mod writeback;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +45,9 @@ enum Command {
     Sandbox(sandbox::Args),
     /// An initial people import from one CRM emulator: records/s, API calls, peak memory.
     Import(import::Args),
+    /// Call logging end to end to the Salesforce emulator: events/s, latency, and pacing
+    /// against a capped rate.
+    Writeback(writeback::Args),
 }
 
 #[tokio::main]
@@ -53,5 +58,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Memory(args) => memory::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Import(args) => import::run(args).await,
+        Command::Writeback(args) => writeback::run(args).await,
     }
 }

@@ -33,6 +33,15 @@ pub struct Server {
 impl Server {
     /// Migrates a fresh database and starts `binary serve` on it, returning once it is ready.
     pub async fn start(binary: &Path, client: &reqwest::Client) -> anyhow::Result<Self> {
+        Self::start_with(binary, client, &[]).await
+    }
+
+    /// [`Server::start`] with `args` added to `serve` (`--sandbox-url`, `--config`).
+    pub async fn start_with(
+        binary: &Path,
+        client: &reqwest::Client,
+        args: &[String],
+    ) -> anyhow::Result<Self> {
         let binary = check_binary(binary)?;
         let dir = tempfile::tempdir().context("creating a temporary directory")?;
         let database_url = format!("sqlite://{}", dir.path().join("renkei.db").display());
@@ -46,6 +55,7 @@ impl Server {
         let mut command = renkei(&binary, &database_url, &secret_key);
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(std::io::stderr())
             .stderr(Stdio::inherit())

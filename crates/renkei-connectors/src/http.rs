@@ -74,6 +74,34 @@ pub struct HttpConfig {
     /// whose limits are lifted, such as the emulators in `renkei-bench import`, which measures
     /// renkei's own throughput that way (issue 5: "with rate limits lifted").
     pub pacing: bool,
+    /// The deployment's own pace per provider account, by provider name, replacing
+    /// `Provider::info().rate` (`[providers.salesforce] rate = …`): for an org whose admin has
+    /// given renkei a share of its API calls, or a gateway in front of the provider.
+    pub rates: HashMap<&'static str, RateLimit>,
+}
+
+/// At most `requests` calls in any window of `per_seconds` seconds, per provider account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests: NonZeroU32,
+    pub per_seconds: NonZeroU32,
+}
+
+impl RateLimit {
+    /// The share of the limit renkei actually uses. The limiter lets calls go at an even pace,
+    /// but a call's latency varies, so two calls sent one interval apart may arrive closer; a
+    /// provider counting a rolling window would then see a window with one call too many. Five
+    /// percent of headroom (and no burst) keeps every window under the limit.
+    const SHARE: f64 = 0.95;
+
+    /// The limiter's quota: one call per interval, no burst beyond one.
+    fn quota(self) -> Quota {
+        let calls = (f64::from(self.requests.get()) * Self::SHARE).max(1.0);
+        let interval = Duration::from_secs_f64(f64::from(self.per_seconds.get()) / calls);
+        Quota::with_period(interval.max(Duration::from_micros(1)))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+    }
 }
 
 impl Default for HttpConfig {
@@ -86,6 +114,7 @@ impl Default for HttpConfig {
             max_retry_wait: Duration::from_secs(10),
             retry_base_delay: Duration::from_millis(200),
             pacing: true,
+            rates: HashMap::new(),
         }
     }
 }
@@ -557,7 +586,7 @@ impl BudgetState {
 }
 
 struct BudgetEntry {
-    quota: (NonZeroU32, NonZeroU32),
+    quota: Quota,
     limiter: Arc<DefaultDirectRateLimiter>,
     provider: &'static str,
     windows: Vec<QuotaWindow>,
@@ -586,13 +615,18 @@ impl Budgets {
 
     /// The budget's limiter, created on first use and replaced when the connection's quota
     /// changed.
-    fn limiter(&self, budget: &Budget, provider: &'static str) -> Arc<DefaultDirectRateLimiter> {
-        let quota = (budget.per_second, budget.burst);
-        let fresh = || {
-            Arc::new(RateLimiter::direct(
-                Quota::per_second(budget.per_second).allow_burst(budget.burst),
-            ))
+    /// `rate`, when the deployment set one for the provider, replaces the budget's own pace.
+    fn limiter(
+        &self,
+        budget: &Budget,
+        provider: &'static str,
+        rate: Option<RateLimit>,
+    ) -> Arc<DefaultDirectRateLimiter> {
+        let quota = match rate {
+            Some(r) => r.quota(),
+            None => Quota::per_second(budget.per_second).allow_burst(budget.burst),
         };
+        let fresh = || Arc::new(RateLimiter::direct(quota));
         let mut map = self.lock();
         let entry = map
             .entry(budget.key.clone())
@@ -740,7 +774,13 @@ impl HttpClient {
         let limiter = req
             .budget
             .as_ref()
-            .map(|b| self.budgets.limiter(b, req.provider))
+            .map(|b| {
+                self.budgets.limiter(
+                    b,
+                    req.provider,
+                    self.config.rates.get(req.provider).copied(),
+                )
+            })
             .filter(|_| self.config.pacing);
         let attempts = self.config.max_retries.saturating_add(1);
         let mut attempt = 0;

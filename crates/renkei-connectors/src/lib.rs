@@ -123,7 +123,12 @@ pub struct Connectors {
 }
 
 impl Connectors {
-    pub fn new(config: &ProvidersConfig, http: HttpConfig) -> Result<Self, ConnectorError> {
+    pub fn new(config: &ProvidersConfig, mut http: HttpConfig) -> Result<Self, ConnectorError> {
+        for p in Provider::ALL {
+            if let Some(rate) = config.get(p).rate {
+                http.rates.insert(p.as_str(), rate);
+            }
+        }
         Ok(Self {
             http: HttpClient::new(http)?,
             registry: Registry::new(config)?,

@@ -322,6 +322,9 @@ pub struct ProviderConfig {
     pub accounts_url: Option<String>,
     /// Zoho: the API domain, with `{domain}` as above. Default `https://www.zohoapis.{domain}`.
     pub api_domain: Option<String>,
+    /// renkei's pace per account of this provider (`rate = { requests = 1000, per_seconds =
+    /// 10 }`), replacing the built-in one; renkei keeps five percent under it.
+    pub rate: Option<crate::http::RateLimit>,
 }
 
 impl ProviderConfig {

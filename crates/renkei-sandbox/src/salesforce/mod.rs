@@ -94,6 +94,13 @@ pub struct Limits {
     pub daily_api_requests: u64,
     /// Per-org overrides, by org id.
     pub org_daily_api_requests: HashMap<String, u64>,
+    /// A rolling ten-second cap per org, off by default. Salesforce has no such window (its
+    /// limits are the daily total and concurrent long requests); this models a share of calls
+    /// granted to an integration, or a gateway in front of the org, so that a benchmark can
+    /// measure how close renkei's pacing comes to a stated rate without ever exceeding it
+    /// (issue 6's `renkei-bench writeback`). Refusals are 429 with `Retry-After`, as such a
+    /// gateway answers.
+    pub requests_per_10s: Option<u64>,
 }
 
 impl Default for Limits {
@@ -101,6 +108,7 @@ impl Default for Limits {
         Limits {
             daily_api_requests: DEFAULT_DAILY_API_REQUESTS,
             org_daily_api_requests: HashMap::new(),
+            requests_per_10s: None,
         }
     }
 }
@@ -219,6 +227,24 @@ fn over_limit(used: u64, max: u64) -> Response {
     r
 }
 
+const WINDOW_10S_MS: i64 = 10_000;
+
+/// The refusal of `Limits::requests_per_10s`: 429 with the seconds until the window frees.
+fn too_many_requests(cap: u64, wait_ms: i64) -> Response {
+    let mut r = ApiError::new(
+        429,
+        "REQUEST_LIMIT_EXCEEDED",
+        format!("More than {cap} requests in 10 seconds (sandbox rate cap)."),
+    )
+    .without_fields()
+    .into_response();
+    let secs = (wait_ms.max(1) + 999) / 1000;
+    if let Ok(v) = http::HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(http::header::RETRY_AFTER, v);
+    }
+    r
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let h = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     h.strip_prefix("Bearer ")
@@ -303,6 +329,17 @@ async fn data_api(
     if org.api.used >= max {
         return over_limit(org.api.used, max);
     }
+    if let Some(cap) = limits.requests_per_10s {
+        let recent = &mut org.api.recent;
+        while recent.front().is_some_and(|t| now - t >= WINDOW_10S_MS) {
+            recent.pop_front();
+        }
+        if recent.len() as u64 >= cap {
+            let frees_at = recent.front().copied().unwrap_or(now) + WINDOW_10S_MS;
+            return too_many_requests(cap, frees_at - now);
+        }
+        recent.push_back(now);
+    }
     org.api.used += 1;
     let user = org.admin().serial;
     let mut ctx = rest::Ctx {
@@ -382,6 +419,8 @@ struct SettingsPatch {
 struct LimitsPatch {
     daily_api_requests: Option<u64>,
     org_daily_api_requests: Option<HashMap<String, u64>>,
+    /// 0 turns the cap off.
+    requests_per_10s: Option<u64>,
 }
 
 fn settings_json(s: &Settings) -> Value {
@@ -403,6 +442,7 @@ fn limits_json(st: &SfState) -> Value {
     json!({
         "daily_api_requests": st.limits.daily_api_requests,
         "org_daily_api_requests": st.limits.org_daily_api_requests,
+        "requests_per_10s": st.limits.requests_per_10s,
         "usage": usage,
     })
 }
@@ -520,6 +560,12 @@ impl Emulator for Salesforce {
         }
         if let Some(m) = patch.org_daily_api_requests {
             st.limits.org_daily_api_requests.extend(m);
+        }
+        if let Some(n) = patch.requests_per_10s {
+            st.limits.requests_per_10s = (n > 0).then_some(n);
+            for o in &mut st.orgs {
+                o.api.recent.clear();
+            }
         }
         Ok(limits_json(&st))
     }

@@ -158,6 +158,9 @@ pub struct UserInfo {
 pub struct ApiUsage {
     pub used: u64,
     pub window_start_ms: i64,
+    /// When the requests of the last ten seconds came, oldest first; kept only while
+    /// `Limits::requests_per_10s` is set.
+    pub recent: std::collections::VecDeque<i64>,
 }
 
 /// What an all-or-none request must undo if it fails.
@@ -225,6 +228,7 @@ impl Org {
             api: ApiUsage {
                 used: 0,
                 window_start_ms: now,
+                recent: Default::default(),
             },
             cursors: HashMap::new(),
             cursor_order: VecDeque::new(),
