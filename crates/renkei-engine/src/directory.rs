@@ -5,6 +5,7 @@
 //! the user who connected the tenant.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use renkei_connectors::{CrmUser, Provider};
 use renkei_core::{MemberId, TenantId};
@@ -60,18 +61,30 @@ async fn member_emails(
     Ok(out)
 }
 
-/// The provider's users with the member each is paired with.
+/// The provider's users with the member each is paired with. `fresh` lists them at the
+/// provider (the admin's screen); otherwise a listing of the last minute may serve (owner
+/// lookups, once per write).
 pub async fn users_with_members(
     vault: &Vault,
     tenant: &TenantId,
     provider: Provider,
+    fresh: bool,
 ) -> Result<Vec<UserMatch>, VaultError> {
-    let target = Target::tenant(tenant, provider);
-    let users = vault
-        .call(&target, |a| async move {
-            vault.connectors().list_users(a.provider, a.session()).await
-        })
-        .await?;
+    let users = match vault.cached_users(tenant, provider).filter(|_| !fresh) {
+        Some(users) => users,
+        None => {
+            let target = Target::tenant(tenant, provider);
+            let users = Arc::new(
+                vault
+                    .call(&target, |a| async move {
+                        vault.connectors().list_users(a.provider, a.session()).await
+                    })
+                    .await?,
+            );
+            vault.remember_users(tenant, provider, users.clone());
+            users
+        }
+    };
     let members = member_emails(vault, tenant).await?;
     let by_email: HashMap<&str, &MemberId> =
         members.iter().map(|(id, e)| (e.as_str(), id)).collect();
@@ -85,7 +98,8 @@ pub async fn users_with_members(
         .collect();
     let mapped_members: std::collections::HashSet<&MemberId> = mappings.values().collect();
     Ok(users
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|u| {
             if let Some(m) = mappings.get(&u.id) {
                 return UserMatch {
@@ -126,7 +140,7 @@ pub async fn owner_for(
     if let Some((_, _, user)) = mapped {
         return Ok(Some((user, OwnerSource::Mapping)));
     }
-    let users = users_with_members(vault, tenant, provider).await?;
+    let users = users_with_members(vault, tenant, provider, false).await?;
     if let Some(u) = users
         .iter()
         .find(|u| u.member.as_deref() == Some(member.as_str()))

@@ -17,10 +17,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use renkei_connectors::credentials::{Credentials, GrantMeta};
-use renkei_connectors::{ConnectorError, Connectors, Provider, Session};
+use renkei_connectors::{ConnectorError, Connectors, CrmUser, Provider, Session};
 use renkei_core::{Keyring, MemberId, Millis, TenantId};
 use renkei_store::connections::{Connection, ConnectionKey, Refreshed};
 use renkei_store::{Store, StoreError};
@@ -131,7 +131,15 @@ pub struct Vault {
     owner: String,
     options: VaultOptions,
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// The provider users of each tenant connection as last listed, for
+    /// [`crate::directory::owner_for`]: see [`Vault::cached_users`].
+    users: Mutex<HashMap<(String, Provider), (Instant, Arc<Vec<CrmUser>>)>>,
 }
+
+/// How long a listing of a provider's users serves owner lookups. Every write-back delivery
+/// with a member needs its owner; listing the users each time would double the calls a call
+/// log costs. A user added in the CRM becomes an owner within this time.
+const USERS_TTL: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,7 +201,26 @@ impl Vault {
             ),
             options,
             locks: Mutex::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The users of `tenant`'s `provider` listed less than a minute ago, if any.
+    pub fn cached_users(&self, tenant: &TenantId, provider: Provider) -> Option<Arc<Vec<CrmUser>>> {
+        let map = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(tenant.as_str().to_owned(), provider))
+            .filter(|(at, _)| at.elapsed() < USERS_TTL)
+            .map(|(_, u)| u.clone())
+    }
+
+    /// Remembers a fresh listing of `tenant`'s `provider` users.
+    pub fn remember_users(&self, tenant: &TenantId, provider: Provider, users: Arc<Vec<CrmUser>>) {
+        let mut map = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (at, _)| at.elapsed() < USERS_TTL);
+        map.insert(
+            (tenant.as_str().to_owned(), provider),
+            (Instant::now(), users),
+        );
     }
 
     pub fn connectors(&self) -> &Connectors {

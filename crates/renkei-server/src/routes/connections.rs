@@ -592,7 +592,7 @@ pub async fn list_users(
     PathParams((tenant, p)): PathParams<(String, String)>,
 ) -> Result<Json<UsersView>, ApiError> {
     let t = target(&state, &caller, &tenant, None, &p).await?;
-    let users = directory::users_with_members(&state.vault, &t.tenant, t.provider)
+    let users = directory::users_with_members(&state.vault, &t.tenant, t.provider, true)
         .await
         .map_err(vault_error)?;
     Ok(Json(UsersView { users }))
