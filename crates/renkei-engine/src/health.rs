@@ -177,8 +177,7 @@ pub async fn tenant_health(
                 .await?;
             for (m, _) in skipped {
                 let id = m.as_str();
-                if !connected.contains(id) && !reauth.contains(id) && warned.insert(id.to_owned())
-                {
+                if !connected.contains(id) && !reauth.contains(id) && warned.insert(id.to_owned()) {
                     warn(id, &mut out);
                 }
             }

@@ -406,7 +406,10 @@ mod tests {
             plan("room.linked", &linked, 7, Provider::Hubspot, &s),
             Some(Planned::new(URL, "room:r1".into(), "7:room:r1".into()))
         );
-        assert_eq!(plan("room.linked", &linked, 8, Provider::Salesforce, &s), None);
+        assert_eq!(
+            plan("room.linked", &linked, 8, Provider::Salesforce, &s),
+            None
+        );
         assert_eq!(plan("room.linked", &linked, 9, Provider::ZohoCrm, &s), None);
         assert_eq!(
             plan("chat.message_sent", &chat, 7, Provider::Hubspot, &s),
@@ -415,6 +418,9 @@ mod tests {
         s.deal_room
             .activities
             .insert(RoomEvent::ChatMessageSent, RoomActivity::None);
-        assert_eq!(plan("chat.message_sent", &chat, 7, Provider::Hubspot, &s), None);
+        assert_eq!(
+            plan("chat.message_sent", &chat, 7, Provider::Hubspot, &s),
+            None
+        );
     }
 }

@@ -37,8 +37,10 @@ async fn deal_property(app: &TestApp, token: &Value, name: &str, ty: &str, field
         token,
         Method::POST,
         &format!("{}/crm/v3/properties/deals", hs_base(app)),
-        Some(json!({"name": name, "label": name, "type": ty, "fieldType": field_type,
-                    "groupName": "dealinformation"})),
+        Some(
+            json!({"name": name, "label": name, "type": ty, "fieldType": field_type,
+                    "groupName": "dealinformation"}),
+        ),
     )
     .await;
 }
@@ -62,8 +64,10 @@ async fn connect_member(app: &TestApp, member: &str) -> Value {
         .send(
             "PUT",
             &format!("/v1/tenants/acme/members/{member}/connections/hubspot"),
-            Some(json!({"access_token": t["access_token"], "refresh_token": t["refresh_token"],
-                        "expires_in": t["expires_in"]})),
+            Some(
+                json!({"access_token": t["access_token"], "refresh_token": t["refresh_token"],
+                        "expires_in": t["expires_in"]}),
+            ),
         )
         .await;
     assert!(s == 200 || s == 201, "{s} {b}");
@@ -206,7 +210,12 @@ async fn hubspot_room_url_is_written_to_the_picked_deal_property_once() {
     assert_eq!(patches.len(), 1, "{patches:?}");
 
     // A room linked for Salesforce plans nothing on the HubSpot connection.
-    post_events(&app, "acme", linked("rl-sf", "r2", "salesforce", "006000000000001")).await;
+    post_events(
+        &app,
+        "acme",
+        linked("rl-sf", "r2", "salesforce", "006000000000001"),
+    )
+    .await;
     let ev = settled(&app, "acme", "rl-sf").await;
     assert_eq!(ev["routing"]["deliveries"], json!([]), "{ev}");
     app.stop().await;
@@ -231,7 +240,11 @@ async fn hubspot_room_activity_is_the_members_own() {
     put_member(&app, "m1", MEMBER_EMAIL).await;
     connect_member(&app, "m1").await;
     let (_, mc) = app
-        .send("GET", "/v1/tenants/acme/members/m1/connections/hubspot", None)
+        .send(
+            "GET",
+            "/v1/tenants/acme/members/m1/connections/hubspot",
+            None,
+        )
         .await;
     assert!(mc["last_used_at"].is_null(), "{mc}");
     let owner = owner_id(&app, token, MEMBER_EMAIL).await;
@@ -242,7 +255,10 @@ async fn hubspot_room_activity_is_the_members_own() {
     post_events(
         &app,
         "acme",
-        json!([linked("l-1", "r1", "hubspot", &first), linked("l-2", "r1", "hubspot", &deal)]),
+        json!([
+            linked("l-1", "r1", "hubspot", &first),
+            linked("l-2", "r1", "hubspot", &deal)
+        ]),
     )
     .await;
     settled(&app, "acme", "l-2").await;
@@ -250,7 +266,12 @@ async fn hubspot_room_activity_is_the_members_own() {
         &app,
         "acme",
         json!([
-            chat("ch-1", "r1", Some("m1"), "お見積もりの件です。\nご確認ください。"),
+            chat(
+                "ch-1",
+                "r1",
+                Some("m1"),
+                "お見積もりの件です。\nご確認ください。"
+            ),
             task("tk-1", "r1", "m1"),
             content("ct-1", "r1", "m1"),
         ]),
@@ -377,7 +398,11 @@ async fn hubspot_room_activity_is_the_members_own() {
         "{first_deal}"
     );
     let (_, mc) = app
-        .send("GET", "/v1/tenants/acme/members/m1/connections/hubspot", None)
+        .send(
+            "GET",
+            "/v1/tenants/acme/members/m1/connections/hubspot",
+            None,
+        )
         .await;
     assert!(mc["last_used_at"].is_string(), "{mc}");
 
@@ -385,7 +410,12 @@ async fn hubspot_room_activity_is_the_members_own() {
     post_events(
         &app,
         "acme",
-        json!([chat("ch-1", "r1", Some("m1"), "お見積もりの件です。\nご確認ください。")]),
+        json!([chat(
+            "ch-1",
+            "r1",
+            Some("m1"),
+            "お見積もりの件です。\nご確認ください。"
+        )]),
     )
     .await;
     for kind in ["emails", "tasks", "meetings"] {
@@ -436,8 +466,11 @@ async fn hubspot_member_not_connected_is_skipped_and_warned() {
     post_events(
         &app,
         "acme",
-        json!([chat("ch-1", "r1", Some("m9"), "こんにちは"), chat("ch-2", "r1", Some("m9"), "追伸"),
-               chat("ch-3", "r1", None, "匿名")]),
+        json!([
+            chat("ch-1", "r1", Some("m9"), "こんにちは"),
+            chat("ch-2", "r1", Some("m9"), "追伸"),
+            chat("ch-3", "r1", None, "匿名")
+        ]),
     )
     .await;
     let mut skipped = Vec::new();
@@ -599,8 +632,11 @@ async fn salesforce_room_url_and_activity_on_the_opportunity() {
     post_events(
         &app,
         "acme",
-        json!([chat("ch-1", "r1", Some("m1"), "資料を送りました\n詳細は添付"),
-               task("tk-1", "r1", "m1"), content("ct-1", "r1", "m1")]),
+        json!([
+            chat("ch-1", "r1", Some("m1"), "資料を送りました\n詳細は添付"),
+            task("tk-1", "r1", "m1"),
+            content("ct-1", "r1", "m1")
+        ]),
     )
     .await;
     let mut written = Vec::new();
@@ -668,7 +704,12 @@ async fn salesforce_room_url_and_activity_on_the_opportunity() {
     assert_eq!(e["OwnerId"], sales["Id"], "{e}");
 
     // One Task per event, whatever is posted again.
-    post_events(&app, "acme", chat("ch-1", "r1", Some("m1"), "資料を送りました")).await;
+    post_events(
+        &app,
+        "acme",
+        chat("ch-1", "r1", Some("m1"), "資料を送りました"),
+    )
+    .await;
     let tasks = soql(
         &app,
         &tokens,
@@ -697,7 +738,10 @@ async fn activity_of_an_unlinked_room_is_skipped() {
     post_events(
         &app,
         "acme",
-        json!([task("tk-1", "nowhere", "m1"), content("ct-1", "nowhere", "m1")]),
+        json!([
+            task("tk-1", "nowhere", "m1"),
+            content("ct-1", "nowhere", "m1")
+        ]),
     )
     .await;
     let ev = settled(&app, "acme", "tk-1").await;
