@@ -4,8 +4,11 @@
 //! - a connection whose provider keeps failing (three or more failures in a row);
 //! - HubSpot's per-member rule (PRODUCT.md 4.1): once HubSpot is in use by a tenant, activity
 //!   reaches HubSpot only for members connected personally, so every member without an active
-//!   personal connection gets the warning the deal room shows, in the tenant's language. Until
-//!   recipes exist, "in use" means the tenant or any member has a HubSpot connection.
+//!   personal connection gets the warning the deal room shows, in the tenant's language. "In
+//!   use" means the tenant or any member has a HubSpot connection. Besides the registered
+//!   members, every member named by a deal-room delivery skipped as `member_not_connected`
+//!   (`recipes::deal_room`) gets it, once, until that member connects: an event's member need
+//!   not be registered, and the host app must still learn that their activity is not written.
 
 use std::collections::HashSet;
 
@@ -136,6 +139,18 @@ pub async fn tenant_health(
             .filter(|c| c.provider == hubspot && c.status != "active")
             .filter_map(|c| c.member_id.as_ref().map(|m| m.as_str()))
             .collect();
+        let warn = |id: &str, out: &mut Vec<HealthEntry>| {
+            out.push(HealthEntry {
+                severity: "warning",
+                code: "member_not_connected",
+                provider: hubspot.into(),
+                member: Some(id.to_owned()),
+                message: hubspot_not_connected_text(locale).into(),
+                reason: None,
+                since: None,
+            });
+        };
+        let mut warned: HashSet<String> = HashSet::new();
         let mut after: Option<String> = None;
         loop {
             let page = store.list_members(tenant, after.as_deref(), 500).await?;
@@ -144,20 +159,27 @@ pub async fn tenant_health(
                 let id = m.id.as_str();
                 // A member whose connection needs re-auth already has its entry.
                 if !connected.contains(id) && !reauth.contains(id) {
-                    out.push(HealthEntry {
-                        severity: "warning",
-                        code: "member_not_connected",
-                        provider: hubspot.into(),
-                        member: Some(id.to_owned()),
-                        message: hubspot_not_connected_text(locale).into(),
-                        reason: None,
-                        since: None,
-                    });
+                    warn(id, &mut out);
+                    warned.insert(id.to_owned());
                 }
                 after = Some(id.to_owned());
             }
             if n < 500 {
                 break;
+            }
+        }
+        let tenant_level = connections
+            .iter()
+            .filter(|c| c.provider == hubspot && c.member_id.is_none());
+        for c in tenant_level {
+            let skipped = store
+                .skipped_members(tenant, c.id, "member_not_connected")
+                .await?;
+            for (m, _) in skipped {
+                let id = m.as_str();
+                if !connected.contains(id) && !reauth.contains(id) && warned.insert(id.to_owned()) {
+                    warn(id, &mut out);
+                }
             }
         }
     }

@@ -6,8 +6,10 @@
 //! | --- | --- | --- |
 //! | `call_activity` | `call.ended` | [`calls`]: the call as an activity on the caller's record |
 //! | `call_transcript` | `call.transcribed` | [`calls`]: the transcript appended to it |
+//! | `room_url` | `room.linked` | [`deal_room`]: the room linked to its deal, its URL written |
+//! | `room_activity` | `chat.message_sent`, `task.completed`, `content.updated` | [`deal_room`]: an activity on the room's deal |
 //!
-//! Meeting notes, deal-room activity and booking capture have their settings (validated) but
+//! Meeting notes and booking capture have their settings (validated) but
 //! not their writes yet: an event for an enabled one is recorded as a skipped delivery that
 //! says so ([`unavailable`]).
 //!
@@ -16,6 +18,7 @@
 //! did", "find this company or create it".
 
 pub mod calls;
+pub mod deal_room;
 
 use renkei_connectors::Provider;
 use renkei_connectors::records::{NewActivity, NewCompany, RecordRef};
@@ -58,6 +61,7 @@ pub fn plan(
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     out.extend(calls::plan(event_type, data, conn, provider, s, region));
+    out.extend(deal_room::plan(event_type, data, conn, provider, s));
     out.extend(unavailable(event_type, data, conn, s));
     out
 }
@@ -77,16 +81,6 @@ fn unavailable(
             "meeting_note",
             format!("meeting:{}", id("meeting_id")),
             "meeting notes",
-        ),
-        "room.linked" if s.deal_room.enabled => (
-            "room_url",
-            format!("room:{}", id("room_id")),
-            "the deal room's URL",
-        ),
-        "chat.message_sent" | "task.completed" | "content.updated" if s.deal_room.enabled => (
-            "room_activity",
-            format!("room:{}", id("room_id")),
-            "deal-room activity",
         ),
         "booking.completed" if s.booking_capture.enabled => (
             "booking_records",
@@ -110,6 +104,8 @@ pub async fn run_step(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
     match w.delivery.step.as_str() {
         calls::ACTIVITY => calls::write_activity(w).await,
         calls::TRANSCRIPT => calls::append_transcript(w).await,
+        deal_room::URL => deal_room::write_url(w).await,
+        deal_room::ACTIVITY => deal_room::write_activity(w).await,
         other => Err(StepError::invalid(
             "step",
             format!("this release does not know the delivery step {other:?}"),

@@ -2,6 +2,7 @@
 
 mod api;
 mod connect;
+mod deal_room;
 mod deliveries;
 mod people;
 mod settings;
