@@ -6,8 +6,9 @@
 //! | --- | --- | --- |
 //! | `call_activity` | `call.ended` | [`calls`]: the call as an activity on the caller's record |
 //! | `call_transcript` | `call.transcribed` | [`calls`]: the transcript appended to it |
+//! | `booking_records` | `booking.completed` | [`bookings`]: the guest's HubSpot company and contact |
 //!
-//! Meeting notes, deal-room activity and booking capture have their settings (validated) but
+//! Meeting notes and deal-room activity have their settings (validated) but
 //! not their writes yet: an event for an enabled one is recorded as a skipped delivery that
 //! says so ([`unavailable`]).
 //!
@@ -15,6 +16,7 @@
 //! template context of the event's member, "create this activity unless an earlier attempt
 //! did", "find this company or create it".
 
+pub mod bookings;
 pub mod calls;
 
 use renkei_connectors::Provider;
@@ -58,6 +60,7 @@ pub fn plan(
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     out.extend(calls::plan(event_type, data, conn, provider, s, region));
+    out.extend(bookings::plan(event_type, data, conn, provider, s, region));
     out.extend(unavailable(event_type, data, conn, s));
     out
 }
@@ -88,11 +91,6 @@ fn unavailable(
             format!("room:{}", id("room_id")),
             "deal-room activity",
         ),
-        "booking.completed" if s.booking_capture.enabled => (
-            "booking_records",
-            format!("booking:{}", id("booking_id")),
-            "bookings",
-        ),
         _ => return None,
     };
     Some(Planned {
@@ -110,6 +108,7 @@ pub async fn run_step(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
     match w.delivery.step.as_str() {
         calls::ACTIVITY => calls::write_activity(w).await,
         calls::TRANSCRIPT => calls::append_transcript(w).await,
+        bookings::RECORDS => bookings::write_records(w).await,
         other => Err(StepError::invalid(
             "step",
             format!("this release does not know the delivery step {other:?}"),
