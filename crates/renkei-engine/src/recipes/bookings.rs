@@ -185,17 +185,26 @@ pub async fn write_records(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
     let company_props = render_all(w, &format!("{path}.company"), &mapping.company, &ctx)?;
     let contact_props = render_all(w, &format!("{path}.contact"), &mapping.contact, &ctx)?;
 
+    // The contact's email is checked before anything is written, so that a booking that
+    // cannot give a contact leaves no company behind either.
+    let email = if mapping.contact.is_empty() {
+        None
+    } else {
+        Some(contact_email(&path, &contact_props)?)
+    };
+
     let company = if mapping.company.is_empty() {
         None
     } else {
         company_once(w, company_props).await?
     };
-    let contact = if mapping.contact.is_empty() {
-        None
-    } else {
-        let names_mapped =
-            mapping.contact.contains_key("lastname") || mapping.contact.contains_key("firstname");
-        Some(contact_once(w, &path, &b, names_mapped, contact_props).await?)
+    let contact = match email {
+        None => None,
+        Some(email) => {
+            let names_mapped = mapping.contact.contains_key("lastname")
+                || mapping.contact.contains_key("firstname");
+            Some(contact_once(w, &email, &b, names_mapped, contact_props).await?)
+        }
     };
 
     // Only a contact this delivery created is associated (the seed's 注意事項3); an existing
@@ -263,28 +272,33 @@ async fn company_once(
     Ok(Some(r))
 }
 
+/// The contact's rendered `email`, which HubSpot needs to find or create the contact (the
+/// seed's 「Eメール(必須)」).
+fn contact_email(path: &str, props: &Map<String, Value>) -> Result<EmailAddress, StepError> {
+    let field = format!("{path}.contact.email");
+    let Some(raw) = props.get("email").and_then(Value::as_str) else {
+        return Err(StepError::invalid(
+            field,
+            "the contact's email renders empty; HubSpot needs it to find or create the contact",
+        ));
+    };
+    EmailAddress::parse(raw).map_err(|e| {
+        StepError::invalid(
+            field,
+            format!("the contact's email {raw:?} is not an address: {e}"),
+        )
+    })
+}
+
 /// The booking's contact and whether this delivery created it: saved by an earlier attempt,
 /// found by email (never updated), or created with the mapped properties.
 async fn contact_once(
     w: &mut Writer<'_>,
-    path: &str,
+    email: &EmailAddress,
     b: &BookingCompleted,
     names_mapped: bool,
     mut props: Map<String, Value>,
 ) -> Result<(RecordRef, bool), StepError> {
-    let field = format!("{path}.contact.email");
-    let Some(raw) = props.get("email").and_then(Value::as_str).map(str::to_owned) else {
-        return Err(StepError::invalid(
-            field,
-            "the contact's email renders empty; HubSpot needs it to create or find the contact",
-        ));
-    };
-    let email = EmailAddress::parse(&raw).map_err(|e| {
-        StepError::invalid(
-            field.clone(),
-            format!("the contact's email {raw:?} is not an address: {e}"),
-        )
-    })?;
     let address = email.as_str().to_lowercase();
     // An earlier attempt of this delivery found no contact with the address and went on to
     // create one.
@@ -306,13 +320,16 @@ async fn contact_once(
     // HubSpot compares the whole value ignoring case; the answers are checked again, so that
     // only a contact with this very address counts.
     let same = |r: &RemotePerson| r.emails.iter().any(|e| e.trim().to_lowercase() == address);
-    let existing = live
-        .into_iter()
-        .filter(same)
-        .min_by(|x, y| {
-            (x.created_at.map(|m| m.0), &x.remote_id).cmp(&(y.created_at.map(|m| m.0), &y.remote_id))
-        });
+    let existing = live.into_iter().filter(same).min_by(|x, y| {
+        (x.created_at.map(|m| m.0), &x.remote_id).cmp(&(y.created_at.map(|m| m.0), &y.remote_id))
+    });
     if let Some(e) = existing {
+        if ours_before {
+            tracing::info!(
+                delivery = w.delivery.id,
+                "an earlier attempt's contact had landed"
+            );
+        }
         let r = RecordRef::new("contacts", e.remote_id);
         w.save("contact", &r).await?;
         return Ok((r, ours_before));
@@ -461,10 +478,26 @@ mod tests {
             "{f:?}"
         );
         assert!(
-            plan("booking.completed", &booking("sales", None, "t@example.com"), 7, h, &ConnectionSettings::defaults(h, "ja"), "JP").is_none()
+            plan(
+                "booking.completed",
+                &booking("sales", None, "t@example.com"),
+                7,
+                h,
+                &ConnectionSettings::defaults(h, "ja"),
+                "JP"
+            )
+            .is_none()
         );
         assert!(
-            plan("call.ended", &booking("sales", None, "t@example.com"), 7, h, &s, "JP").is_none()
+            plan(
+                "call.ended",
+                &booking("sales", None, "t@example.com"),
+                7,
+                h,
+                &s,
+                "JP"
+            )
+            .is_none()
         );
     }
 }

@@ -36,8 +36,10 @@ impl Portal {
             .call(
                 Method::POST,
                 "/crm/v3/properties/contacts",
-                Some(json!({"name": "attendees", "label": "参加人数", "type": "number",
-                            "fieldType": "number", "groupName": "contactinformation"})),
+                Some(
+                    json!({"name": "attendees", "label": "参加人数", "type": "number",
+                            "fieldType": "number", "groupName": "contactinformation"}),
+                ),
             )
             .await;
         portal
@@ -158,7 +160,11 @@ async fn book(p: &Portal, event: Value) -> Value {
     let ev = settled(&p.app, "acme", &id).await;
     let d = delivery(&ev).clone();
     assert_eq!(
-        (d["step"].as_str(), d["status"].as_str(), d["subject"].clone()),
+        (
+            d["step"].as_str(),
+            d["status"].as_str(),
+            d["subject"].clone()
+        ),
         (
             Some("booking_records"),
             Some("succeeded"),
@@ -315,7 +321,10 @@ async fn free_mail_guests_give_no_domain() {
         vec![id_of(&companies[0])]
     );
     assert!(anonymous["remote_ids"]["company"].is_null(), "{anonymous}");
-    assert!(anonymous["remote_ids"]["associated"].is_null(), "{anonymous}");
+    assert!(
+        anonymous["remote_ids"]["associated"].is_null(),
+        "{anonymous}"
+    );
     let anonymous_contact = anonymous["remote_ids"]["contact"]["id"].as_str().unwrap();
     let k = contacts
         .iter()
@@ -324,7 +333,10 @@ async fn free_mail_guests_give_no_domain() {
     assert_eq!(k["properties"]["email"], "shiro@yahoo.co.jp");
     assert_eq!(k["properties"]["lastname"], "無名");
     assert!(k["properties"]["firstname"].is_null(), "{k}");
-    assert_eq!(p.companies_of(anonymous_contact).await, Vec::<String>::new());
+    assert_eq!(
+        p.companies_of(anonymous_contact).await,
+        Vec::<String>::new()
+    );
     p.stop().await;
 }
 
@@ -358,7 +370,12 @@ async fn an_existing_contact_is_neither_duplicated_nor_updated() {
     assert_eq!(contacts.len(), 1, "{contacts:?}");
     let k = &contacts[0]["properties"];
     assert_eq!(
-        (&k["lastname"], &k["firstname"], &k["phone"], &k["attendees"]),
+        (
+            &k["lastname"],
+            &k["firstname"],
+            &k["phone"],
+            &k["attendees"]
+        ),
         (
             &json!("顧客"),
             &json!("既存"),
@@ -377,7 +394,8 @@ async fn an_existing_contact_is_neither_duplicated_nor_updated() {
 
 /// A calendar without a mapping and no default is skipped (`no_mapping`); once a default
 /// exists, a calendar's own mapping still wins, the default serves the others (its contact's
-/// names split from the guest's name), and the skipped booking retried is written by it.
+/// names split from the guest's name), and the skipped booking retried is written by it. A
+/// contact email that renders empty fails the delivery before anything is written.
 #[tokio::test]
 async fn calendars_without_a_mapping_are_skipped_and_their_own_mapping_wins() {
     let p = Portal::start(|_| {}).await;
@@ -433,7 +451,10 @@ async fn calendars_without_a_mapping_are_skipped_and_their_own_mapping_wins() {
     .await;
     let contacts = p.contacts().await;
     let contact = |d: &Value| {
-        let id = d["remote_ids"]["contact"]["id"].as_str().unwrap().to_owned();
+        let id = d["remote_ids"]["contact"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         contacts
             .iter()
             .find(|c| id_of(c) == id)
@@ -443,10 +464,16 @@ async fn calendars_without_a_mapping_are_skipped_and_their_own_mapping_wins() {
     // The calendar's mapping: a company, names from the form, no job title.
     assert!(own["remote_ids"]["company"]["id"].is_string(), "{own}");
     let k = contact(&own);
-    assert_eq!((&k["lastname"], &k["firstname"]), (&json!("営業"), &json!("七子")));
+    assert_eq!(
+        (&k["lastname"], &k["firstname"]),
+        (&json!("営業"), &json!("七子"))
+    );
     assert!(k["jobtitle"].is_null(), "{k}");
     // The default: a contact only, its names split from the guest's name.
-    assert!(by_default["remote_ids"]["company"].is_null(), "{by_default}");
+    assert!(
+        by_default["remote_ids"]["company"].is_null(),
+        "{by_default}"
+    );
     let k = contact(&by_default);
     assert_eq!(
         (&k["lastname"], &k["firstname"], &k["jobtitle"]),
@@ -475,6 +502,33 @@ async fn calendars_without_a_mapping_are_skipped_and_their_own_mapping_wins() {
     assert_eq!(k["email"], "rokuro@shien.example");
     assert_eq!(k["jobtitle"], "予約（support）");
     assert_eq!(p.companies().await.len(), 1);
+
+    // A contact email that renders empty fails the delivery naming the property, before the
+    // company is written.
+    enable(
+        &p,
+        json!({"calendars": {"broken": {"company": {"name": "{{ guest.company }}"},
+                                        "contact": {"email": "{{ answers.mail }}"}}}}),
+    )
+    .await;
+    let event = booking(
+        "bk-broken",
+        "broken",
+        json!({"name": "壊 九子", "email": "kyuko@kowa.example", "company": "壊商事"}),
+        json!({}),
+    );
+    post_events(&p.app, "acme", event).await;
+    let ev = settled(&p.app, "acme", "bk-broken").await;
+    let failed = delivery(&ev);
+    assert_eq!(failed["status"], "failed", "{ev}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("invalid_input:")
+            && error.contains("(field booking_capture.calendars.broken.contact.email)"),
+        "{error}"
+    );
+    assert_eq!(p.companies().await.len(), 1);
+    assert_eq!(p.contacts().await.len(), 3);
     p.stop().await;
 }
 
@@ -590,7 +644,12 @@ async fn retries_write_nothing_twice() {
     let once = d["remote_ids"]["contact"]["id"].as_str().unwrap();
     assert_eq!(
         p.companies_of(once).await,
-        vec![d["remote_ids"]["company"]["id"].as_str().unwrap().to_owned()]
+        vec![
+            d["remote_ids"]["company"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        ]
     );
     p.stop().await;
 }
