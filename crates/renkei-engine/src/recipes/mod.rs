@@ -8,8 +8,9 @@
 //! | `call_transcript` | `call.transcribed` | [`calls`]: the transcript appended to it |
 //! | `room_url` | `room.linked` | [`deal_room`]: the room linked to its deal, its URL written |
 //! | `room_activity` | `chat.message_sent`, `task.completed`, `content.updated` | [`deal_room`]: an activity on the room's deal |
+//! | `booking_records` | `booking.completed` | [`bookings`]: the guest's HubSpot company and contact |
 //!
-//! Meeting notes and booking capture have their settings (validated) but
+//! Meeting notes have their settings (validated) but
 //! not their writes yet: an event for an enabled one is recorded as a skipped delivery that
 //! says so ([`unavailable`]).
 //!
@@ -17,6 +18,7 @@
 //! template context of the event's member, "create this activity unless an earlier attempt
 //! did", "find this company or create it".
 
+pub mod bookings;
 pub mod calls;
 pub mod deal_room;
 
@@ -62,6 +64,7 @@ pub fn plan(
     let mut out = Vec::new();
     out.extend(calls::plan(event_type, data, conn, provider, s, region));
     out.extend(deal_room::plan(event_type, data, conn, provider, s));
+    out.extend(bookings::plan(event_type, data, conn, provider, s, region));
     out.extend(unavailable(event_type, data, conn, s));
     out
 }
@@ -82,11 +85,6 @@ fn unavailable(
             format!("meeting:{}", id("meeting_id")),
             "meeting notes",
         ),
-        "booking.completed" if s.booking_capture.enabled => (
-            "booking_records",
-            format!("booking:{}", id("booking_id")),
-            "bookings",
-        ),
         _ => return None,
     };
     Some(Planned {
@@ -106,6 +104,7 @@ pub async fn run_step(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
         calls::TRANSCRIPT => calls::append_transcript(w).await,
         deal_room::URL => deal_room::write_url(w).await,
         deal_room::ACTIVITY => deal_room::write_activity(w).await,
+        bookings::RECORDS => bookings::write_records(w).await,
         other => Err(StepError::invalid(
             "step",
             format!("this release does not know the delivery step {other:?}"),

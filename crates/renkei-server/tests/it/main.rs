@@ -1,6 +1,7 @@
 //! Integration tests of the HTTP API: a real server on port 0 with a fresh database.
 
 mod api;
+mod bookings;
 mod connect;
 mod deal_room;
 mod deliveries;
