@@ -349,7 +349,8 @@ async fn member_owner(w: &Writer<'_>, identity: &str) -> Result<Option<String>, 
         serde_json::from_str(identity).unwrap_or_default();
     if let Some(email) = identity.user_email.as_deref() {
         let users =
-            crate::directory::users_with_members(w.vault(), &w.event.tenant, w.provider).await?;
+            crate::directory::users_with_members(w.vault(), &w.event.tenant, w.provider, false)
+                .await?;
         if let Some(u) = users.iter().find(|u| {
             u.user
                 .email
