@@ -6,8 +6,9 @@
 //! | --- | --- | --- |
 //! | `call_activity` | `call.ended` | [`calls`]: the call as an activity on the caller's record |
 //! | `call_transcript` | `call.transcribed` | [`calls`]: the transcript appended to it |
+//! | `meeting_note` | `meeting.report_ready` | [`meetings`]: the report as a note on the customer's record |
 //!
-//! Meeting notes, deal-room activity and booking capture have their settings (validated) but
+//! Deal-room activity and booking capture have their settings (validated) but
 //! not their writes yet: an event for an enabled one is recorded as a skipped delivery that
 //! says so ([`unavailable`]).
 //!
@@ -16,6 +17,7 @@
 //! did", "find this company or create it".
 
 pub mod calls;
+pub mod meetings;
 
 use renkei_connectors::Provider;
 use renkei_connectors::records::{NewActivity, NewCompany, RecordRef};
@@ -58,6 +60,7 @@ pub fn plan(
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     out.extend(calls::plan(event_type, data, conn, provider, s, region));
+    out.extend(meetings::plan(event_type, data, conn, provider, s));
     out.extend(unavailable(event_type, data, conn, s));
     out
 }
@@ -73,11 +76,6 @@ fn unavailable(
 ) -> Option<Planned> {
     let id = |field: &str| data.get(field).and_then(Value::as_str).unwrap_or("");
     let (step, subject, what) = match event_type {
-        "meeting.report_ready" if s.meeting_notes.enabled => (
-            "meeting_note",
-            format!("meeting:{}", id("meeting_id")),
-            "meeting notes",
-        ),
         "room.linked" if s.deal_room.enabled => (
             "room_url",
             format!("room:{}", id("room_id")),
@@ -110,6 +108,7 @@ pub async fn run_step(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
     match w.delivery.step.as_str() {
         calls::ACTIVITY => calls::write_activity(w).await,
         calls::TRANSCRIPT => calls::append_transcript(w).await,
+        meetings::NOTE => meetings::write_note(w).await,
         other => Err(StepError::invalid(
             "step",
             format!("this release does not know the delivery step {other:?}"),

@@ -3,6 +3,7 @@
 mod api;
 mod connect;
 mod deliveries;
+mod meetings;
 mod people;
 mod settings;
 mod support;
