@@ -345,3 +345,67 @@ async fn create_customer(
     );
     Ok(Some(created))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn settings(p: Provider, create_as: CreateAs) -> ConnectionSettings {
+        let mut s = ConnectionSettings::defaults(p, "ja");
+        s.meeting_notes.enabled = true;
+        s.meeting_notes.create_as = create_as;
+        s
+    }
+
+    fn data(customer: Value) -> Value {
+        json!({"meeting_id": "mt1", "title": "定例", "body": "議事録",
+               "held_at": "2026-11-21T08:00:00Z", "customer": customer})
+    }
+
+    fn key(p: Provider, create_as: CreateAs, customer: Value) -> String {
+        let planned = plan(
+            "meeting.report_ready",
+            &data(customer),
+            7,
+            p,
+            &settings(p, create_as),
+        )
+        .unwrap();
+        assert_eq!((planned.step, planned.subject.as_str()), (NOTE, "meeting:mt1"));
+        assert_eq!(planned.skipped, None);
+        planned.record_key
+    }
+
+    #[test]
+    fn one_fifo_key_per_customer() {
+        use CreateAs::{Contact, Lead};
+        use Provider::{Hubspot, Salesforce, ZohoCrm};
+        let with_id = json!({"id": "c-1", "name": "山田 太郎", "company": "山田商事"});
+        assert_eq!(key(ZohoCrm, Lead, with_id.clone()), "7:customer:c-1");
+        // Without an id: company + name by their keys, so spacing and legal forms do not
+        // split one customer across keys; an empty company is the placeholder.
+        let a = key(ZohoCrm, Lead, json!({"name": "山田 太郎", "company": "株式会社山田商事"}));
+        let b = key(ZohoCrm, Lead, json!({"name": "山田太郎", "company": "山田商事"}));
+        assert_eq!(a, b);
+        assert_eq!(a, "7:person:山田商事:山田太郎");
+        assert_eq!(
+            key(ZohoCrm, Lead, json!({"name": "山田 太郎", "company": ""})),
+            "7:person:名前なし:山田太郎"
+        );
+        // Contacts under an Account queue with that Account (as call logging's do); HubSpot
+        // contacts have no Account.
+        assert_eq!(key(Salesforce, Contact, with_id.clone()), "7:account:山田商事");
+        assert_eq!(key(Hubspot, Contact, with_id), "7:customer:c-1");
+    }
+
+    #[test]
+    fn only_enabled_meeting_events_plan() {
+        let d = data(json!({"name": "山田 太郎", "company": ""}));
+        let mut s = settings(Provider::ZohoCrm, CreateAs::Lead);
+        assert!(plan("call.ended", &d, 7, Provider::ZohoCrm, &s).is_none());
+        s.meeting_notes.enabled = false;
+        assert!(plan("meeting.report_ready", &d, 7, Provider::ZohoCrm, &s).is_none());
+    }
+}

@@ -108,9 +108,9 @@ fn saved<'a>(ev: &'a Value, name: &str) -> &'a str {
     d["remote_ids"][name]["id"].as_str().unwrap()
 }
 
-/// Zoho with an imported Lead: a meeting naming the person's id is written as one Note on that
-/// Lead, naming the member; a meeting naming the same person by name and company only (another
-/// spacing, no customer id) goes to the same Lead. No Lead is created.
+/// Zoho with imported Leads: a meeting naming the person's id is written as one Note on that
+/// Lead, naming the member; meetings naming another imported Lead by company + name only
+/// (another spacing, no customer id) or by its email go to that Lead. No Lead is created.
 #[tokio::test]
 async fn zoho_note_on_an_imported_lead() {
     let app = TestApp::start_sandboxed(quiet_scheduler).await;
@@ -127,14 +127,17 @@ async fn zoho_note_on_an_imported_lead() {
     )
     .await;
     let people = all_people(&app, "acme").await;
-    let lead = people
+    let named: Vec<&Value> = people
         .iter()
-        .find(|p| {
+        .filter(|p| {
             p["object"] == "lead"
                 && p["name"].as_str().is_some_and(|n| n.contains(' '))
                 && p["company"].is_string()
+                && p["emails"][0].is_string()
         })
-        .expect("an imported lead with a family and a given name");
+        .collect();
+    assert!(named.len() >= 2, "the seed has named leads: {people:?}");
+    let (lead, other) = (named[0], named[1]);
     let person_id = match &lead["id"] {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -175,21 +178,46 @@ async fn zoho_note_on_an_imported_lead() {
     assert_eq!(n["Parent_Id"]["id"], remote, "{n}");
     assert_eq!(n["$se_module"], "Leads", "{n}");
 
-    // The same person by company + name only, written without the space.
+    // Another imported lead by company + name only, written without the space; and by its
+    // email under another name.
+    let other_remote = other["remote_id"].as_str().unwrap();
     post_events(
         &app,
         "acme",
-        json!([meeting(
-            "m-2",
-            json!({"name": name.replace(' ', ""), "company": company}),
-            Some("m1")
-        )]),
+        json!([
+            meeting(
+                "m-2",
+                json!({"name": other["name"].as_str().unwrap().replace(' ', ""),
+                       "company": other["company"]}),
+                Some("m1")
+            ),
+            meeting(
+                "m-3",
+                json!({"name": "別名 様", "company": "",
+                       "email": other["emails"][0].as_str().unwrap().to_uppercase()}),
+                Some("m1")
+            ),
+        ]),
     )
     .await;
-    let ev = settled(&app, "acme", "m-2").await;
-    assert_eq!(saved(&ev, "person"), remote);
-    let notes = z.rows(&app, &format!("/Leads/{remote}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+    for id in ["m-2", "m-3"] {
+        let ev = settled(&app, "acme", id).await;
+        assert_eq!(saved(&ev, "person"), other_remote, "{id}");
+    }
+    let notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{other_remote}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
     assert_eq!(notes.len(), 2, "{notes:?}");
+    let notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{remote}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
         z.rows(&app, "/Leads?per_page=200&fields=Last_Name").await.len(),
         leads_before,
@@ -602,6 +630,12 @@ async fn hubspot_meeting_note() {
     assert_eq!(
         note["properties"]["hs_note_body"],
         "定例 m-1<br><br>議事録 m-1<br>次回: 見積もり<br><br>担当: 営業 一郎",
+        "{note}"
+    );
+    // Occurred when the meeting was held.
+    let at = note["properties"]["hs_timestamp"].as_str().unwrap();
+    assert!(
+        at == "1795248000000" || at.starts_with("2026-11-21T08:00:00"),
         "{note}"
     );
     assert_eq!(
