@@ -324,7 +324,10 @@ pub(super) async fn imported_by_customer_id(
         && p.provider == provider
         && !p.deleted
     {
-        return Ok(Some(RecordRef::new(remote_object(w, &p.object), p.remote_id)));
+        return Ok(Some(RecordRef::new(
+            remote_object(w, &p.object),
+            p.remote_id,
+        )));
     }
     for o in PersonObject::supported(w.provider) {
         if let Some(p) = w
@@ -333,7 +336,10 @@ pub(super) async fn imported_by_customer_id(
             .await?
             && !p.deleted
         {
-            return Ok(Some(RecordRef::new(remote_object(w, &p.object), p.remote_id)));
+            return Ok(Some(RecordRef::new(
+                remote_object(w, &p.object),
+                p.remote_id,
+            )));
         }
     }
     Ok(None)

@@ -176,10 +176,7 @@ pub async fn write_note(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
 }
 
 /// The customer's record, if the CRM has one; saved on the delivery when found.
-async fn customer(
-    w: &mut Writer<'_>,
-    c: &MeetingCustomer,
-) -> Result<Option<RecordRef>, StepError> {
+async fn customer(w: &mut Writer<'_>, c: &MeetingCustomer) -> Result<Option<RecordRef>, StepError> {
     if let Some(p) = w.saved("person") {
         return Ok(Some(p));
     }
@@ -204,7 +201,10 @@ async fn find_customer(
     }
     let objects = PersonObject::supported(w.provider);
     let email = c.email.as_ref().map(|e| e.as_str().to_lowercase());
-    let e164 = c.phone.as_ref().and_then(|p| phone_key(p.as_str(), &w.region));
+    let e164 = c
+        .phone
+        .as_ref()
+        .and_then(|p| phone_key(p.as_str(), &w.region));
     if let Some(email) = &email {
         let by_email = PeopleFilter {
             email_key: Some(email.clone()),
@@ -234,7 +234,10 @@ async fn find_customer(
     }
     let lookup = PersonLookup {
         phone_e164: e164.as_ref().map(|e| e.as_str().to_owned()),
-        phone_national: e164.as_ref().map(|e| e.national_forms()).unwrap_or_default(),
+        phone_national: e164
+            .as_ref()
+            .map(|e| e.national_forms())
+            .unwrap_or_default(),
         email: email.clone(),
     };
     // The objects the import reads first (the "sync target" of 4.4), then the others.
@@ -373,7 +376,10 @@ mod tests {
             &settings(p, create_as),
         )
         .unwrap();
-        assert_eq!((planned.step, planned.subject.as_str()), (NOTE, "meeting:mt1"));
+        assert_eq!(
+            (planned.step, planned.subject.as_str()),
+            (NOTE, "meeting:mt1")
+        );
         assert_eq!(planned.skipped, None);
         planned.record_key
     }
@@ -386,8 +392,16 @@ mod tests {
         assert_eq!(key(ZohoCrm, Lead, with_id.clone()), "7:customer:c-1");
         // Without an id: company + name by their keys, so spacing and legal forms do not
         // split one customer across keys; an empty company is the placeholder.
-        let a = key(ZohoCrm, Lead, json!({"name": "山田 太郎", "company": "株式会社山田商事"}));
-        let b = key(ZohoCrm, Lead, json!({"name": "山田太郎", "company": "山田商事"}));
+        let a = key(
+            ZohoCrm,
+            Lead,
+            json!({"name": "山田 太郎", "company": "株式会社山田商事"}),
+        );
+        let b = key(
+            ZohoCrm,
+            Lead,
+            json!({"name": "山田太郎", "company": "山田商事"}),
+        );
         assert_eq!(a, b);
         assert_eq!(a, "7:person:山田商事:山田太郎");
         assert_eq!(
@@ -396,7 +410,10 @@ mod tests {
         );
         // Contacts under an Account queue with that Account (as call logging's do); HubSpot
         // contacts have no Account.
-        assert_eq!(key(Salesforce, Contact, with_id.clone()), "7:account:山田商事");
+        assert_eq!(
+            key(Salesforce, Contact, with_id.clone()),
+            "7:account:山田商事"
+        );
         assert_eq!(key(Hubspot, Contact, with_id), "7:customer:c-1");
     }
 

@@ -145,7 +145,10 @@ async fn zoho_note_on_an_imported_lead() {
     let remote = lead["remote_id"].as_str().unwrap();
     let name = lead["name"].as_str().unwrap();
     let company = lead["company"].as_str().unwrap();
-    let leads_before = z.rows(&app, "/Leads?per_page=200&fields=Last_Name").await.len();
+    let leads_before = z
+        .rows(&app, "/Leads?per_page=200&fields=Last_Name")
+        .await
+        .len();
 
     post_events(
         &app,
@@ -160,13 +163,22 @@ async fn zoho_note_on_an_imported_lead() {
     let ev = settled(&app, "acme", "m-1").await;
     let d = delivery(&ev);
     assert_eq!(
-        (d["step"].as_str(), d["subject"].as_str(), d["attempts"].as_i64()),
+        (
+            d["step"].as_str(),
+            d["subject"].as_str(),
+            d["attempts"].as_i64()
+        ),
         (Some("meeting_note"), Some("meeting:mt-m-1"), Some(1)),
         "{ev}"
     );
     assert_eq!(saved(&ev, "person"), remote);
     let note_id = saved(&ev, "note").to_owned();
-    let notes = z.rows(&app, &format!("/Leads/{remote}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+    let notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{remote}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     let n = &notes[0];
     assert_eq!(n["id"], note_id.as_str());
@@ -219,7 +231,9 @@ async fn zoho_note_on_an_imported_lead() {
         .await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
-        z.rows(&app, "/Leads?per_page=200&fields=Last_Name").await.len(),
+        z.rows(&app, "/Leads?per_page=200&fields=Last_Name")
+            .await
+            .len(),
         leads_before,
         "no lead is created"
     );
@@ -271,7 +285,12 @@ async fn zoho_unknown_customer_becomes_a_lead_once() {
         ),
         "{lead}"
     );
-    let notes = z.rows(&app, &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+    let notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
         notes[0]["Note_Content"],
@@ -283,7 +302,11 @@ async fn zoho_unknown_customer_becomes_a_lead_once() {
         "acme",
         json!([
             meeting("m-2", customer, Some("m1")),
-            meeting("m-3", json!({"name": "新規 花子", "company": ""}), Some("m1")),
+            meeting(
+                "m-3",
+                json!({"name": "新規 花子", "company": ""}),
+                Some("m1")
+            ),
         ]),
     )
     .await;
@@ -291,7 +314,12 @@ async fn zoho_unknown_customer_becomes_a_lead_once() {
         let ev = settled(&app, "acme", id).await;
         assert_eq!(saved(&ev, "person"), lead_id, "{id}");
     }
-    let mut notes = z.rows(&app, &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+    let mut notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
     notes.sort_by_key(|n| n["Note_Title"].as_str().unwrap().to_owned());
     let titles: Vec<&str> = notes
         .iter()
@@ -332,8 +360,16 @@ async fn zoho_unknown_customer_becomes_a_contact_under_its_account() {
                 json!({"name": "既存 三郎", "company": "既存商事"}),
                 Some("m1")
             ),
-            meeting("m-2", json!({"name": "無所属 四郎", "company": ""}), Some("m1")),
-            meeting("m-3", json!({"name": "無所属 五郎", "company": ""}), Some("m1")),
+            meeting(
+                "m-2",
+                json!({"name": "無所属 四郎", "company": ""}),
+                Some("m1")
+            ),
+            meeting(
+                "m-3",
+                json!({"name": "無所属 五郎", "company": ""}),
+                Some("m1")
+            ),
         ]),
     )
     .await;
@@ -342,7 +378,12 @@ async fn zoho_unknown_customer_becomes_a_contact_under_its_account() {
         let ev = settled(&app, "acme", id).await;
         let contact = saved(&ev, "person").to_owned();
         assert_eq!(delivery(&ev)["remote_ids"]["person"]["object"], "Contacts");
-        let notes = z.rows(&app, &format!("/Contacts/{contact}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+        let notes = z
+            .rows(
+                &app,
+                &format!("/Contacts/{contact}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+            )
+            .await;
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!(notes[0]["Note_Title"], format!("定例 {id}"));
         assert_eq!(notes[0]["$se_module"], "Contacts");
@@ -361,7 +402,7 @@ async fn zoho_unknown_customer_becomes_a_contact_under_its_account() {
             .map(|a| a["id"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(named("既存商事"), [existing.clone()]);
+    assert_eq!(named("既存商事"), [existing.as_str()]);
     let placeholder = named("名前なし");
     assert_eq!(placeholder.len(), 1, "{accounts:?}");
     assert_eq!(contacts[1]["Account_Name"]["id"], placeholder[0].as_str());
@@ -413,7 +454,12 @@ async fn zoho_retries_write_nothing_twice() {
     let lead_id = saved(&ev, "person").to_owned();
     let leads = z.rows(&app, "/Leads?per_page=200&fields=Last_Name").await;
     assert_eq!(leads.len(), 1, "{leads:?}");
-    let notes = z.rows(&app, &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+    let notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0]["id"], saved(&ev, "note"));
 
@@ -450,7 +496,12 @@ async fn zoho_retries_write_nothing_twice() {
         done["status"] == "succeeded"
     })
     .await;
-    let notes = z.rows(&app, &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id")).await;
+    let notes = z
+        .rows(
+            &app,
+            &format!("/Leads/{lead_id}/Notes?fields=Note_Title,Note_Content,Parent_Id"),
+        )
+        .await;
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(
         notes
@@ -461,7 +512,9 @@ async fn zoho_retries_write_nothing_twice() {
     let (s, _) = app.send("POST", &format!("{path}/retry"), None).await;
     assert_eq!(s, 409);
     assert_eq!(
-        z.rows(&app, "/Leads?per_page=200&fields=Last_Name").await.len(),
+        z.rows(&app, "/Leads?per_page=200&fields=Last_Name")
+            .await
+            .len(),
         1
     );
     app.stop().await;
