@@ -137,6 +137,10 @@ pub struct PeopleFilter {
     /// Any of these E.164 keys, in the main or the second phone.
     pub phone_keys: Vec<String>,
     pub email_key: Option<String>,
+    /// The company key (`renkei_core::company_key`), exactly.
+    pub company_key: Option<String>,
+    /// The name key (`renkei_core::name_key`), exactly.
+    pub name_key: Option<String>,
     /// A case-insensitive substring of the display name, company, or email.
     pub q: Option<String>,
     pub provider: Option<String>,
@@ -832,6 +836,14 @@ impl Store {
         if let Some(e) = &f.email_key {
             let m = mark(&mut binds, e.clone());
             sql.push_str(&format!(" AND email_key = {m}"));
+        }
+        if let Some(c) = &f.company_key {
+            let m = mark(&mut binds, c.clone());
+            sql.push_str(&format!(" AND company_key = {m}"));
+        }
+        if let Some(n) = &f.name_key {
+            let m = mark(&mut binds, n.clone());
+            sql.push_str(&format!(" AND name_key = {m}"));
         }
         if let Some(p) = &f.provider {
             let m = mark(&mut binds, p.clone());

@@ -87,7 +87,7 @@ pub fn plan(
     }
 }
 
-fn phone_key(raw: &str, region: &str) -> Option<E164> {
+pub(super) fn phone_key(raw: &str, region: &str) -> Option<E164> {
     let region = Region::parse(region).ok()?;
     normalize_phone(raw, &region).ok().map(|p| p.e164)
 }
@@ -263,42 +263,30 @@ async fn caller(
         w.save("person", &r).await?;
         return Ok(Some(r));
     }
-    let provider = w.provider.as_str().to_owned();
-    // A customer id that is an imported person's id (the people API's ids) is a link too.
-    if let Some(n) = customer_id.and_then(|id| id.as_str().parse::<i64>().ok())
-        && let Some(p) = w.store.get_person(&w.event.tenant, n).await?
-        && p.provider == provider
-        && !p.deleted
+    if let Some(id) = customer_id
+        && let Some(r) = imported_by_customer_id(w, id.as_str()).await?
     {
-        let r = RecordRef::new(remote_object(w, &p.object), p.remote_id);
         w.save("person", &r).await?;
         return Ok(Some(r));
     }
-    let filter = PeopleFilter {
-        phone_keys: vec![e164.as_str().to_owned()],
-        provider: Some(provider.clone()),
-        ..PeopleFilter::default()
-    };
-    let mut found = w.store.find_people(&w.event.tenant, &filter, 0, 20).await?;
-    if found.is_empty()
-        && let Some(email) = call.customer.as_ref().and_then(|c| c.email.as_ref())
-    {
-        let filter = PeopleFilter {
-            email_key: Some(email.as_str().to_lowercase()),
-            provider: Some(provider.clone()),
-            ..PeopleFilter::default()
-        };
-        found = w.store.find_people(&w.event.tenant, &filter, 0, 20).await?;
-    }
     // Only the objects the recipe writes to; the identity choice has already made the phone's
     // people one (the visible ones are the chosen), and the oldest import wins a remaining tie.
-    let objects = &w.settings.call_logging.objects;
-    if let Some(p) = found
-        .into_iter()
-        .filter(|p| PersonObject::parse(&p.object).is_some_and(|o| objects.contains(&o)))
-        .min_by_key(|p| p.id)
+    let objects = w.settings.call_logging.objects.clone();
+    let by_phone = PeopleFilter {
+        phone_keys: vec![e164.as_str().to_owned()],
+        ..PeopleFilter::default()
+    };
+    let mut found = imported(w, by_phone, &objects).await?;
+    if found.is_none()
+        && let Some(email) = call.customer.as_ref().and_then(|c| c.email.as_ref())
     {
-        let r = RecordRef::new(remote_object(w, &p.object), p.remote_id);
+        let by_email = PeopleFilter {
+            email_key: Some(email.as_str().to_lowercase()),
+            ..PeopleFilter::default()
+        };
+        found = imported(w, by_email, &objects).await?;
+    }
+    if let Some(r) = found {
         w.save("person", &r).await?;
         return Ok(Some(r));
     }
@@ -311,21 +299,94 @@ async fn caller(
         phone_national: e164.national_forms(),
         email: None,
     };
-    let (p, objects, lookup) = (w.provider, objects.clone(), &lookup);
-    let objects = &objects;
-    let live = w
-        .call(move |c, a| async move { c.find_people(p, a.session(), objects, lookup).await })
-        .await?;
     let region = Region::parse(&w.region).ok();
     let matches = |r: &RemotePerson| {
         let Some(region) = &region else { return false };
-        r.phone
-            .iter()
-            .chain(r.other_phones.iter())
-            .filter_map(|ph| normalize_phone(ph, region).ok())
-            .any(|n| &n.e164 == e164)
+        phone_matches(r, region, e164)
     };
-    let best = live.into_iter().filter(matches).min_by(|a, b| {
+    if let Some(r) = live_person(w, &objects, &lookup, matches).await? {
+        w.save("person", &r).await?;
+        return Ok(Some(r));
+    }
+    Ok(None)
+}
+
+/// The imported person the host app's customer id names: renkei's own person id (the people
+/// API's ids), or the remote id of one of this provider's leads or contacts. Deleted people
+/// name nothing.
+pub(super) async fn imported_by_customer_id(
+    w: &Writer<'_>,
+    id: &str,
+) -> Result<Option<RecordRef>, StepError> {
+    let provider = w.provider.as_str();
+    if let Ok(n) = id.parse::<i64>()
+        && let Some(p) = w.store.get_person(&w.event.tenant, n).await?
+        && p.provider == provider
+        && !p.deleted
+    {
+        return Ok(Some(RecordRef::new(
+            remote_object(w, &p.object),
+            p.remote_id,
+        )));
+    }
+    for o in PersonObject::supported(w.provider) {
+        if let Some(p) = w
+            .store
+            .get_person_by_remote(&w.event.tenant, provider, o.as_str(), id)
+            .await?
+            && !p.deleted
+        {
+            return Ok(Some(RecordRef::new(
+                remote_object(w, &p.object),
+                p.remote_id,
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The oldest of renkei's visible imported people of this provider that `filter` finds, among
+/// `objects`.
+pub(super) async fn imported(
+    w: &Writer<'_>,
+    filter: PeopleFilter,
+    objects: &[PersonObject],
+) -> Result<Option<RecordRef>, StepError> {
+    let filter = PeopleFilter {
+        provider: Some(w.provider.as_str().to_owned()),
+        ..filter
+    };
+    let found = w.store.find_people(&w.event.tenant, &filter, 0, 20).await?;
+    Ok(found
+        .into_iter()
+        .filter(|p| PersonObject::parse(&p.object).is_some_and(|o| objects.contains(&o)))
+        .min_by_key(|p| p.id)
+        .map(|p| RecordRef::new(remote_object(w, &p.object), p.remote_id)))
+}
+
+/// Whether one of `r`'s phones is `e164` by renkei's own normaliser (CRMs keep phones as
+/// typed).
+pub(super) fn phone_matches(r: &RemotePerson, region: &Region, e164: &E164) -> bool {
+    r.phone
+        .iter()
+        .chain(r.other_phones.iter())
+        .filter_map(|ph| normalize_phone(ph, region).ok())
+        .any(|n| &n.e164 == e164)
+}
+
+/// A live search of `objects` at the provider: among the answers `matches` accepts, the one of
+/// the earliest object in `objects`, then the oldest.
+pub(super) async fn live_person(
+    w: &Writer<'_>,
+    objects: &[PersonObject],
+    lookup: &PersonLookup,
+    matches: impl Fn(&RemotePerson) -> bool,
+) -> Result<Option<RecordRef>, StepError> {
+    let p = w.provider;
+    let live = w
+        .call(move |c, a| async move { c.find_people(p, a.session(), objects, lookup).await })
+        .await?;
+    let best = live.into_iter().filter(|r| matches(r)).min_by(|a, b| {
         let rank = |r: &RemotePerson| objects.iter().position(|o| *o == r.object);
         (rank(a), a.created_at.map(|m| m.0), &a.remote_id).cmp(&(
             rank(b),
@@ -333,19 +394,15 @@ async fn caller(
             &b.remote_id,
         ))
     });
-    if let Some(b) = best {
-        let Some(object) = b.object.remote_name(w.provider) else {
-            return Ok(None);
-        };
-        let r = RecordRef::new(object, b.remote_id);
-        w.save("person", &r).await?;
-        return Ok(Some(r));
-    }
-    Ok(None)
+    Ok(best.and_then(|b| {
+        b.object
+            .remote_name(w.provider)
+            .map(|object| RecordRef::new(object, b.remote_id))
+    }))
 }
 
 /// The provider's object name of a stored person's object (`lead` → `Lead`).
-fn remote_object(w: &Writer<'_>, stored: &str) -> String {
+pub(super) fn remote_object(w: &Writer<'_>, stored: &str) -> String {
     PersonObject::parse(stored)
         .and_then(|o| o.remote_name(w.provider))
         .map(str::to_owned)

@@ -6,13 +6,10 @@
 //! | --- | --- | --- |
 //! | `call_activity` | `call.ended` | [`calls`]: the call as an activity on the caller's record |
 //! | `call_transcript` | `call.transcribed` | [`calls`]: the transcript appended to it |
+//! | `meeting_note` | `meeting.report_ready` | [`meetings`]: the report as a note on the customer's record |
 //! | `room_url` | `room.linked` | [`deal_room`]: the room linked to its deal, its URL written |
 //! | `room_activity` | `chat.message_sent`, `task.completed`, `content.updated` | [`deal_room`]: an activity on the room's deal |
 //! | `booking_records` | `booking.completed` | [`bookings`]: the guest's HubSpot company and contact |
-//!
-//! Meeting notes have their settings (validated) but
-//! not their writes yet: an event for an enabled one is recorded as a skipped delivery that
-//! says so ([`unavailable`]).
 //!
 //! The helpers here are the parts every recipe shares: the activity key, the owner, the
 //! template context of the event's member, "create this activity unless an earlier attempt
@@ -21,6 +18,7 @@
 pub mod bookings;
 pub mod calls;
 pub mod deal_room;
+pub mod meetings;
 
 use renkei_connectors::Provider;
 use renkei_connectors::records::{NewActivity, NewCompany, RecordRef};
@@ -63,38 +61,10 @@ pub fn plan(
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     out.extend(calls::plan(event_type, data, conn, provider, s, region));
+    out.extend(meetings::plan(event_type, data, conn, provider, s));
     out.extend(deal_room::plan(event_type, data, conn, provider, s));
     out.extend(bookings::plan(event_type, data, conn, provider, s, region));
-    out.extend(unavailable(event_type, data, conn, s));
     out
-}
-
-/// Recipes whose settings exist but whose writes this release does not make yet. An enabled
-/// one gets a delivery recorded as skipped, saying so, rather than silence: the host app sees
-/// in the audit trail that nothing was written, and why.
-fn unavailable(
-    event_type: &str,
-    data: &Value,
-    conn: i64,
-    s: &ConnectionSettings,
-) -> Option<Planned> {
-    let id = |field: &str| data.get(field).and_then(Value::as_str).unwrap_or("");
-    let (step, subject, what) = match event_type {
-        "meeting.report_ready" if s.meeting_notes.enabled => (
-            "meeting_note",
-            format!("meeting:{}", id("meeting_id")),
-            "meeting notes",
-        ),
-        _ => return None,
-    };
-    Some(Planned {
-        step,
-        record_key: format!("{conn}:{subject}"),
-        subject,
-        skipped: Some(format!(
-            "recipe_unavailable: this release of renkei does not write {what} yet"
-        )),
-    })
 }
 
 /// Runs the step of `w.delivery`.
@@ -102,6 +72,7 @@ pub async fn run_step(w: &mut Writer<'_>) -> Result<Outcome, StepError> {
     match w.delivery.step.as_str() {
         calls::ACTIVITY => calls::write_activity(w).await,
         calls::TRANSCRIPT => calls::append_transcript(w).await,
+        meetings::NOTE => meetings::write_note(w).await,
         deal_room::URL => deal_room::write_url(w).await,
         deal_room::ACTIVITY => deal_room::write_activity(w).await,
         bookings::RECORDS => bookings::write_records(w).await,

@@ -5,6 +5,7 @@ mod bookings;
 mod connect;
 mod deal_room;
 mod deliveries;
+mod meetings;
 mod people;
 mod settings;
 mod support;
