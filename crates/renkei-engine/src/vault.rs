@@ -133,8 +133,11 @@ pub struct Vault {
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     /// The provider users of each tenant connection as last listed, for
     /// [`crate::directory::owner_for`]: see [`Vault::cached_users`].
-    users: Mutex<HashMap<(String, Provider), (Instant, Arc<Vec<CrmUser>>)>>,
+    users: Mutex<HashMap<(String, Provider), ListedUsers>>,
 }
+
+/// A listing of a provider's users and when it was made.
+type ListedUsers = (Instant, Arc<Vec<CrmUser>>);
 
 /// How long a listing of a provider's users serves owner lookups. Every write-back delivery
 /// with a member needs its owner; listing the users each time would double the calls a call
