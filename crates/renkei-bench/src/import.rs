@@ -40,12 +40,12 @@ use renkei_engine::vault::{Target, Vault, VaultOptions};
 use renkei_engine::{Runtime, SystemClock, WorkerConfig};
 use renkei_store::Store;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::cpu::{bench_group, threads, used_between};
 use crate::db::{BenchDb, backend_name};
 use crate::output::{emit, rate, round};
-use crate::sandbox::{SandboxProcess, control, directory, unlimited};
+use crate::sandbox::{SandboxProcess, clear_requests, control, directory, each_request, unlimited};
 use crate::timeline::{Breakdown, Timeline, breakdown, loop_overhead, median, pacer_wait};
 
 /// Records per second an initial import must reach.
@@ -523,49 +523,22 @@ async fn connect_minted(
     Ok(conn.id)
 }
 
-async fn clear_requests(client: &reqwest::Client, origin: &str, emu: &str) -> anyhow::Result<()> {
-    let resp = client
-        .delete(format!("{origin}/sandbox/{emu}/_control/requests"))
-        .send()
-        .await?;
-    if !resp.status().is_success() {
-        bail!("{emu} DELETE _control/requests: {}", resp.status());
-    }
-    Ok(())
-}
-
 /// The requests the emulator logged since the log was cleared, and how many failed.
 async fn count_requests(
     client: &reqwest::Client,
     origin: &str,
     emu: &str,
 ) -> anyhow::Result<(u64, u64)> {
-    let mut since = 0u64;
     let (mut total, mut errors) = (0u64, 0u64);
-    loop {
-        let page: Value = client
-            .get(format!("{origin}/sandbox/{emu}/_control/requests"))
-            .query(&[("since", since.to_string()), ("limit", "10000".into())])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let requests = page["requests"]
-            .as_array()
-            .context("the request log has no `requests`")?;
-        if requests.is_empty() {
-            return Ok((total, errors));
+    each_request(client, origin, emu, |r| {
+        total += 1;
+        if r["status"].as_u64().is_none_or(|s| s >= 400) {
+            errors += 1;
         }
-        total += requests.len() as u64;
-        errors += requests
-            .iter()
-            .filter(|r| r["status"].as_u64().is_none_or(|s| s >= 400))
-            .count() as u64;
-        since = page["last_seq"]
-            .as_u64()
-            .context("the request log has no `last_seq`")?;
-    }
+        Ok(())
+    })
+    .await?;
+    Ok((total, errors))
 }
 
 /// A `kB` field of this process's `/proc/self/status`, in MiB.

@@ -387,3 +387,51 @@ fn rss_mb(pid: u32) -> anyhow::Result<f64> {
         .context("reading the sandbox's /proc/<pid>/status")?;
     Ok(crate::memory::kib_field(&status, "VmRSS")? / 1024.0)
 }
+
+/// Empties the emulator's request log.
+pub async fn clear_requests(
+    client: &reqwest::Client,
+    origin: &str,
+    emu: &str,
+) -> anyhow::Result<()> {
+    let resp = client
+        .delete(format!("{origin}/sandbox/{emu}/_control/requests"))
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("{emu} DELETE _control/requests: {}", resp.status());
+    }
+    Ok(())
+}
+
+/// Calls `f` with every request the emulator logged since the log was cleared, oldest first.
+pub async fn each_request(
+    client: &reqwest::Client,
+    origin: &str,
+    emu: &str,
+    mut f: impl FnMut(&Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut since = 0u64;
+    loop {
+        let page: Value = client
+            .get(format!("{origin}/sandbox/{emu}/_control/requests"))
+            .query(&[("since", since.to_string()), ("limit", "10000".into())])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let requests = page["requests"]
+            .as_array()
+            .context("the request log has no `requests`")?;
+        if requests.is_empty() {
+            return Ok(());
+        }
+        for r in requests {
+            f(r)?;
+        }
+        since = page["last_seq"]
+            .as_u64()
+            .context("the request log has no `last_seq`")?;
+    }
+}

@@ -33,7 +33,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::output::{emit, rate, round};
-use crate::sandbox::{SandboxProcess, control, unlimited};
+use crate::sandbox::{SandboxProcess, clear_requests, control, each_request, unlimited};
 use crate::server::Server;
 
 /// A limited run must reach this share of the allowed rate.
@@ -263,7 +263,7 @@ async fn measure(
         }})),
     )
     .await?;
-    clear_requests(client, origin).await?;
+    clear_requests(client, origin, "salesforce").await?;
 
     eprintln!(
         "writeback[{name}]: posting {events} call.ended events from {} callers",
@@ -467,53 +467,24 @@ fn call(i: usize, phone: &str) -> Value {
     })
 }
 
-async fn clear_requests(client: &reqwest::Client, origin: &str) -> anyhow::Result<()> {
-    let resp = client
-        .delete(format!("{origin}/sandbox/salesforce/_control/requests"))
-        .send()
-        .await?;
-    if !resp.status().is_success() {
-        bail!("DELETE _control/requests: {}", resp.status());
-    }
-    Ok(())
-}
-
 /// The emulator's log since it was cleared: counts, and the rate between the first and the
 /// last request.
 async fn requests(client: &reqwest::Client, origin: &str) -> anyhow::Result<Requests> {
     let (mut total, mut r429, mut errors) = (0u64, 0u64, 0u64);
     let (mut first, mut last) = (i64::MAX, i64::MIN);
-    let mut since = 0u64;
-    loop {
-        let page: Value = client
-            .get(format!("{origin}/sandbox/salesforce/_control/requests"))
-            .query(&[("since", since.to_string()), ("limit", "10000".into())])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let list = page["requests"]
-            .as_array()
-            .context("the request log has no `requests`")?;
-        if list.is_empty() {
-            break;
+    each_request(client, origin, "salesforce", |r| {
+        total += 1;
+        match r["status"].as_u64() {
+            Some(429) => r429 += 1,
+            Some(s) if s < 400 => {}
+            _ => errors += 1,
         }
-        for r in list {
-            total += 1;
-            match r["status"].as_u64() {
-                Some(429) => r429 += 1,
-                Some(s) if s < 400 => {}
-                _ => errors += 1,
-            }
-            let t = parse_ms(&r["time"])?;
-            first = first.min(t);
-            last = last.max(t);
-        }
-        since = page["last_seq"]
-            .as_u64()
-            .context("the request log has no `last_seq`")?;
-    }
+        let t = parse_ms(&r["time"])?;
+        first = first.min(t);
+        last = last.max(t);
+        Ok(())
+    })
+    .await?;
     let seconds = if total > 1 {
         (last - first) as f64 / 1000.0
     } else {
