@@ -20,13 +20,13 @@ use crate::support::{Server, create_key, eventually, renkei, serve};
 const PEOPLE: u64 = 20_000;
 
 /// A `renkei sandbox` process and its origin (`http://127.0.0.1:PORT`).
-struct Sandbox {
-    child: tokio::process::Child,
-    origin: String,
+pub struct Sandbox {
+    pub child: tokio::process::Child,
+    pub origin: String,
 }
 
 impl Sandbox {
-    async fn start(db: &TestDb) -> Self {
+    pub async fn start(db: &TestDb) -> Self {
         let mut child = renkei(db)
             .args(["sandbox", "--listen", "127.0.0.1:0"])
             .stderr(Stdio::piped())
@@ -53,9 +53,20 @@ impl Sandbox {
     }
 
     async fn control(&self, http: &reqwest::Client, what: &str, body: Value) -> Value {
+        self.control_on(http, "salesforce", what, body).await
+    }
+
+    /// `POST /sandbox/{emulator}/_control/{what}`; the answer's JSON.
+    pub async fn control_on(
+        &self,
+        http: &reqwest::Client,
+        emulator: &str,
+        what: &str,
+        body: Value,
+    ) -> Value {
         let resp = http
             .post(format!(
-                "{}/sandbox/salesforce/_control/{what}",
+                "{}/sandbox/{emulator}/_control/{what}",
                 self.origin
             ))
             .json(&body)

@@ -1,0 +1,450 @@
+//! Write-back under chaos (issue 6): 5,000 call events to Salesforce and HubSpot while the
+//! emulators fail requests, rate-limit them and drop connections after doing the work, and
+//! `renkei serve` is killed with SIGKILL half-way. After the restart every delivery must
+//! succeed and each emulator must hold exactly one record or activity per intended write.
+//!
+//! The emulators run in a separate `renkei sandbox` process, so they keep their records when
+//! renkei dies. Salesforce answers rate limits with its daily-limit 403 (it has no 429), which
+//! would hold renkei back for the rest of the day, so its 429s are HubSpot's: 5% of HubSpot
+//! writes get a 429 with `Retry-After`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use renkei_core::TenantId;
+use renkei_store::testing::TestDb;
+use serde_json::{Value, json};
+
+use crate::support::{Server, create_key, eventually, serve};
+use crate::sync::Sandbox;
+
+/// Events per tenant: calls from known people, calls from unknown numbers, transcripts.
+const KNOWN_CALLS: usize = 1_500;
+const UNKNOWN_CALLS: usize = 500;
+const UNKNOWN_NUMBERS: usize = 100;
+const TRANSCRIPTS: usize = 500;
+
+struct Tenant {
+    name: &'static str,
+    provider: &'static str,
+    emulator: &'static str,
+    /// The tokens the emulator minted, to read its records back.
+    tokens: Value,
+}
+
+/// A Japanese number's digits in national form, however it was written (`+81 3…`, `03-…`).
+fn national_digits(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("81") {
+        Some(rest) if phone.trim_start().starts_with('+') => format!("0{rest}"),
+        _ => digits,
+    }
+}
+
+fn unknown_number(n: usize) -> String {
+    format!("03-9{:03}-{:04}", n / 10, 1000 + n)
+}
+
+/// The events of one tenant, known callers' numbers given.
+fn events(tenant: &str, known: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let call = |i: usize, phone: &str| {
+        json!({"id": format!("{tenant}-call-{i}"), "type": "call.ended",
+            "occurred_at": "2026-11-21T10:00:00+09:00",
+            "data": {"call_id": format!("{tenant}-c{i}"), "direction": "inbound",
+                "customer_phone": phone, "duration_seconds": 30 + i % 600,
+                "started_at": "2026-11-21T09:58:00+09:00"}})
+    };
+    for i in 0..KNOWN_CALLS {
+        out.push(call(i, &known[i % known.len()]));
+    }
+    for i in KNOWN_CALLS..KNOWN_CALLS + UNKNOWN_CALLS {
+        out.push(call(i, &unknown_number(i % UNKNOWN_NUMBERS)));
+    }
+    // Transcripts of the first calls of both kinds, posted after every call.
+    for t in 0..TRANSCRIPTS {
+        let i = if t % 2 == 0 { t } else { KNOWN_CALLS + t };
+        out.push(json!({"id": format!("{tenant}-tx-{i}"), "type": "call.transcribed",
+            "occurred_at": "2026-11-21T10:05:00+09:00",
+            "data": {"call_id": format!("{tenant}-c{i}"), "text": format!("transcript-{tenant}-{i}.")}}));
+    }
+    out
+}
+
+async fn send(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = http
+        .request(method.parse().unwrap(), server.url(path))
+        .bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Every record a vendor list or query answers, following its pages.
+async fn vendor_all(http: &reqwest::Client, t: &Tenant, origin: &str, what: &str) -> Vec<Value> {
+    let token = t.tokens["access_token"].as_str().unwrap();
+    let mut out = Vec::new();
+    if t.provider == "salesforce" {
+        let instance = t.tokens["instance_url"].as_str().unwrap();
+        let mut url = reqwest::Url::parse_with_params(
+            &format!("{instance}/services/data/v62.0/query"),
+            [("q", what)],
+        )
+        .unwrap()
+        .to_string();
+        loop {
+            let page: Value = http
+                .get(&url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let records = page["records"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{what}: {page}"));
+            out.extend(records.iter().cloned());
+            match page["nextRecordsUrl"].as_str() {
+                // Relative to the instance URL, whose path the sandbox's instances have.
+                Some(next) => url = format!("{}{next}", instance.trim_end_matches('/')),
+                None => return out,
+            }
+        }
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{origin}/sandbox/hubspot/crm/v3/objects/{what}&limit=100");
+        if let Some(a) = &after {
+            url.push_str(&format!("&after={a}"));
+        }
+        let page: Value = http
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let results = page["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: {page}"));
+        out.extend(results.iter().cloned());
+        match page["paging"]["next"]["after"].as_str() {
+            Some(a) => after = Some(a.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+async fn counts(db: &TestDb, tenant: &str) -> BTreeMap<String, i64> {
+    let t = TenantId::parse(tenant).unwrap();
+    db.store
+        .delivery_counts(&t)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(s, n)| (format!("{s:?}").to_lowercase(), n))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_survive_faults_and_sigkill_exactly_once() {
+    let db = TestDb::new().await;
+    let http = reqwest::Client::new();
+    let sandbox = Sandbox::start(&db).await;
+    let key = create_key(&db).await;
+    // Retries come quickly (the faults make many), a killed process's jobs come back after two
+    // seconds, and HubSpot's ten-second window is lifted so that only injected 429s happen.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("renkei.toml");
+    std::fs::write(
+        &config,
+        "[worker]\nbackoff_base_ms = 100\nbackoff_cap_seconds = 2\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let args = [
+        "--sandbox-url",
+        &sandbox.origin,
+        "--config",
+        &config,
+        "--worker-lease-seconds",
+        "2",
+    ];
+    sandbox
+        .control_on(
+            &http,
+            "hubspot",
+            "limits",
+            json!({"enabled": false, "oauth_ten_second_max": 1_000_000_000u64,
+                "private_app_ten_second_max": 1_000_000_000u64,
+                "private_app_daily_max": 1_000_000_000u64}),
+        )
+        .await;
+    for emu in ["salesforce", "hubspot"] {
+        sandbox
+            .control_on(&http, emu, "seed", json!({"count": 300, "seed": 11}))
+            .await;
+    }
+    let started = std::time::Instant::now();
+    let server = serve(&db, &args).await;
+
+    let mut tenants = vec![
+        Tenant {
+            name: "sf",
+            provider: "salesforce",
+            emulator: "salesforce",
+            tokens: Value::Null,
+        },
+        Tenant {
+            name: "hs",
+            provider: "hubspot",
+            emulator: "hubspot",
+            tokens: Value::Null,
+        },
+    ];
+    let mut all_events = Vec::new();
+    for t in &mut tenants {
+        let tenant = format!("/v1/tenants/{}", t.name);
+        send(&http, &server, &key, "PUT", &tenant, Some(json!({}))).await;
+        t.tokens = sandbox
+            .control_on(&http, t.emulator, "tokens", json!({}))
+            .await;
+        let mut body = json!({"access_token": t.tokens["access_token"],
+            "refresh_token": t.tokens["refresh_token"]});
+        for k in ["instance_url", "id", "expires_in"] {
+            if !t.tokens[k].is_null() {
+                body[k] = t.tokens[k].clone();
+            }
+        }
+        let conn = format!("{tenant}/connections/{}", t.provider);
+        send(&http, &server, &key, "PUT", &conn, Some(body)).await;
+        eventually("the first import", 120, async || {
+            let runs = send(
+                &http,
+                &server,
+                &key,
+                "GET",
+                &format!("{conn}/sync-runs"),
+                None,
+            )
+            .await;
+            runs["runs"][0]["status"] == "succeeded"
+        })
+        .await;
+        let create = if t.provider == "salesforce" {
+            "lead"
+        } else {
+            "contact"
+        };
+        send(
+            &http,
+            &server,
+            &key,
+            "PUT",
+            &format!("{conn}/settings"),
+            Some(json!({"call_logging": {"enabled": true, "create_unknown": create}})),
+        )
+        .await;
+        let people = send(
+            &http,
+            &server,
+            &key,
+            "GET",
+            &format!("{tenant}/people?limit=200"),
+            None,
+        )
+        .await;
+        let known: Vec<String> = people["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| {
+                p["phones"]
+                    .as_array()?
+                    .iter()
+                    .find(|ph| ph["e164"].is_string())?["raw"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert!(known.len() > 50, "the import brought callers: {people}");
+        all_events.push((t.name, events(t.name, &known)));
+    }
+
+    eprintln!("chaos: imported and set up after {:?}", started.elapsed());
+    // The chaos, on the data APIs only (tokens and identity stay reachable).
+    for (emu, prefix) in [("salesforce", "/instances"), ("hubspot", "/crm")] {
+        for fault in [
+            json!({"kind": "server_error", "fraction": 0.10, "status": 503}),
+            json!({"kind": "drop_after", "fraction": 0.03}),
+        ] {
+            let mut f = fault;
+            f["path_prefix"] = json!(prefix);
+            sandbox.control_on(&http, emu, "faults", f).await;
+        }
+    }
+    sandbox
+        .control_on(
+            &http,
+            "hubspot",
+            "faults",
+            json!({"kind": "rate_limit", "fraction": 0.05, "retry_after_seconds": 1, "path_prefix": "/crm"}),
+        )
+        .await;
+
+    // Calls first, then transcripts, in batches; the server is killed once a third of the
+    // deliveries are written.
+    for (name, events) in &all_events {
+        for chunk in events.chunks(250) {
+            send(
+                &http,
+                &server,
+                &key,
+                "POST",
+                &format!("/v1/tenants/{name}/events"),
+                Some(Value::Array(chunk.to_vec())),
+            )
+            .await;
+        }
+    }
+    let total = all_events.iter().map(|(_, e)| e.len()).sum::<usize>();
+    eprintln!("chaos: {total} events posted after {:?}", started.elapsed());
+    assert_eq!(total, 5_000);
+    eventually("a third of the deliveries to be written", 300, async || {
+        let mut done = 0;
+        for t in ["sf", "hs"] {
+            done += counts(&db, t).await.get("succeeded").copied().unwrap_or(0);
+        }
+        done as usize >= total / 3
+    })
+    .await;
+    eprintln!("chaos: SIGKILL after {:?}", started.elapsed());
+    server.kill().await;
+    let server = serve(&db, &args).await;
+    eventually("every delivery to end", 600, async || {
+        let mut ended = 0;
+        for t in ["sf", "hs"] {
+            let c = counts(&db, t).await;
+            ended += c
+                .iter()
+                .filter(|(s, _)| *s != "pending")
+                .map(|(_, n)| n)
+                .sum::<i64>();
+        }
+        ended as usize == total
+    })
+    .await;
+    for t in ["sf", "hs"] {
+        let c = counts(&db, t).await;
+        assert_eq!(
+            c,
+            BTreeMap::from([("succeeded".to_owned(), 2_500)]),
+            "{t}: every delivery succeeded"
+        );
+    }
+
+    // Count what the emulators hold: one call activity per call, one created person per
+    // unknown number, each transcript once. The faults go first, or they would hit the counting.
+    let origin = sandbox.origin.clone();
+    for emu in ["salesforce", "hubspot"] {
+        let r = http
+            .delete(format!("{origin}/sandbox/{emu}/_control/faults"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{emu}: clearing the faults");
+    }
+    eprintln!(
+        "chaos: every delivery succeeded after {:?}",
+        started.elapsed()
+    );
+    let sf = &tenants[0];
+    let tasks = vendor_all(
+        &http,
+        sf,
+        &origin,
+        "SELECT Id, Description, WhoId FROM Task WHERE TaskSubtype = 'Call'",
+    )
+    .await;
+    assert_eq!(
+        tasks.len(),
+        KNOWN_CALLS + UNKNOWN_CALLS,
+        "one Task per call"
+    );
+    let leads = vendor_all(&http, sf, &origin, "SELECT Id, Phone FROM Lead").await;
+    let unknown: HashSet<String> = (0..UNKNOWN_NUMBERS)
+        .map(|n| national_digits(&unknown_number(n)))
+        .collect();
+    let created: Vec<&Value> = leads
+        .iter()
+        .filter(|l| {
+            l["Phone"]
+                .as_str()
+                .is_some_and(|p| unknown.contains(&national_digits(p)))
+        })
+        .collect();
+    assert_eq!(
+        created.len(),
+        UNKNOWN_NUMBERS,
+        "one Lead per unknown number"
+    );
+    let bodies: Vec<&str> = tasks
+        .iter()
+        .filter_map(|t| t["Description"].as_str())
+        .collect();
+    check_transcripts("sf", &bodies);
+
+    let hs = &tenants[1];
+    let calls = vendor_all(&http, hs, &origin, "calls?properties=hs_call_body").await;
+    assert_eq!(
+        calls.len(),
+        KNOWN_CALLS + UNKNOWN_CALLS,
+        "one call per call"
+    );
+    let contacts = vendor_all(&http, hs, &origin, "contacts?properties=phone").await;
+    let created = contacts
+        .iter()
+        .filter(|c| {
+            c["properties"]["phone"]
+                .as_str()
+                .is_some_and(|p| unknown.contains(&national_digits(p)))
+        })
+        .count();
+    assert_eq!(created, UNKNOWN_NUMBERS, "one contact per unknown number");
+    let bodies: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| c["properties"]["hs_call_body"].as_str())
+        .collect();
+    check_transcripts("hs", &bodies);
+
+    let status = server.terminate().await;
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let mut sandbox = sandbox;
+    sandbox.child.kill().await.unwrap();
+    db.cleanup().await;
+}
+
+/// Each transcript appears exactly once, in one activity.
+fn check_transcripts(tenant: &str, bodies: &[&str]) {
+    for t in 0..TRANSCRIPTS {
+        let i = if t % 2 == 0 { t } else { KNOWN_CALLS + t };
+        let text = format!("transcript-{tenant}-{i}.");
+        let n: usize = bodies.iter().map(|b| b.matches(&text).count()).sum();
+        assert_eq!(n, 1, "{text} appended once");
+    }
+}
