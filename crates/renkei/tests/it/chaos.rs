@@ -287,6 +287,8 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
     }
 
     eprintln!("chaos: imported and set up after {:?}", started.elapsed());
+    // What the seed wrote already (it has call Tasks of its own), to count renkei's writes.
+    let before = holdings(&http, &tenants, &sandbox.origin).await;
     // The chaos, on the data APIs only (tokens and identity stay reachable).
     for (emu, prefix) in [("salesforce", "/instances"), ("hubspot", "/crm")] {
         for fault in [
@@ -373,64 +375,31 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
         "chaos: every delivery succeeded after {:?}",
         started.elapsed()
     );
-    let sf = &tenants[0];
-    let tasks = vendor_all(
-        &http,
-        sf,
-        &origin,
-        "SELECT Id, Description, WhoId FROM Task WHERE TaskSubtype = 'Call'",
-    )
-    .await;
-    assert_eq!(
-        tasks.len(),
+    let after = holdings(&http, &tenants, &origin).await;
+    let expected = [
         KNOWN_CALLS + UNKNOWN_CALLS,
-        "one Task per call"
-    );
-    let leads = vendor_all(&http, sf, &origin, "SELECT Id, Phone FROM Lead").await;
-    let unknown: HashSet<String> = (0..UNKNOWN_NUMBERS)
-        .map(|n| national_digits(&unknown_number(n)))
-        .collect();
-    let created: Vec<&Value> = leads
-        .iter()
-        .filter(|l| {
-            l["Phone"]
-                .as_str()
-                .is_some_and(|p| unknown.contains(&national_digits(p)))
-        })
-        .collect();
-    assert_eq!(
-        created.len(),
         UNKNOWN_NUMBERS,
-        "one Lead per unknown number"
-    );
-    let bodies: Vec<&str> = tasks
-        .iter()
-        .filter_map(|t| t["Description"].as_str())
-        .collect();
-    check_transcripts("sf", &bodies);
-
-    let hs = &tenants[1];
-    let calls = vendor_all(&http, hs, &origin, "calls?properties=hs_call_body").await;
-    assert_eq!(
-        calls.len(),
         KNOWN_CALLS + UNKNOWN_CALLS,
-        "one call per call"
-    );
-    let contacts = vendor_all(&http, hs, &origin, "contacts?properties=phone").await;
-    let created = contacts
-        .iter()
-        .filter(|c| {
-            c["properties"]["phone"]
-                .as_str()
-                .is_some_and(|p| unknown.contains(&national_digits(p)))
-        })
-        .count();
-    assert_eq!(created, UNKNOWN_NUMBERS, "one contact per unknown number");
-    let bodies: Vec<&str> = calls
-        .iter()
-        .filter_map(|c| c["properties"]["hs_call_body"].as_str())
-        .collect();
-    check_transcripts("hs", &bodies);
+        UNKNOWN_NUMBERS,
+    ];
+    for (i, what) in [
+        "Salesforce call Tasks",
+        "Salesforce Leads of unknown numbers",
+        "HubSpot calls",
+        "HubSpot contacts of unknown numbers",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(
+            after.counts[i],
+            before.counts[i] + expected[i],
+            "{what}: one per intended write (the seed had {})",
+            before.counts[i]
+        );
+    }
+    check_transcripts("sf", &after.sf_bodies);
+    check_transcripts("hs", &after.hs_bodies);
 
     let status = server.terminate().await;
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
@@ -439,8 +408,57 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
     db.cleanup().await;
 }
 
+/// What the emulators hold of the kinds renkei writes here.
+struct Holdings {
+    /// Salesforce call Tasks, Leads of unknown numbers, HubSpot calls, contacts of unknown
+    /// numbers.
+    counts: [usize; 4],
+    sf_bodies: Vec<String>,
+    hs_bodies: Vec<String>,
+}
+
+async fn holdings(http: &reqwest::Client, tenants: &[Tenant], origin: &str) -> Holdings {
+    let unknown: HashSet<String> = (0..UNKNOWN_NUMBERS)
+        .map(|n| national_digits(&unknown_number(n)))
+        .collect();
+    let is_unknown = |p: &Value| {
+        p.as_str()
+            .is_some_and(|p| unknown.contains(&national_digits(p)))
+    };
+    let (sf, hs) = (&tenants[0], &tenants[1]);
+    let tasks = vendor_all(
+        http,
+        sf,
+        origin,
+        "SELECT Id, Description, WhoId FROM Task WHERE TaskSubtype = 'Call'",
+    )
+    .await;
+    let leads = vendor_all(http, sf, origin, "SELECT Id, Phone FROM Lead").await;
+    let calls = vendor_all(http, hs, origin, "calls?properties=hs_call_body").await;
+    let contacts = vendor_all(http, hs, origin, "contacts?properties=phone").await;
+    Holdings {
+        counts: [
+            tasks.len(),
+            leads.iter().filter(|l| is_unknown(&l["Phone"])).count(),
+            calls.len(),
+            contacts
+                .iter()
+                .filter(|c| is_unknown(&c["properties"]["phone"]))
+                .count(),
+        ],
+        sf_bodies: tasks
+            .iter()
+            .filter_map(|t| t["Description"].as_str().map(str::to_owned))
+            .collect(),
+        hs_bodies: calls
+            .iter()
+            .filter_map(|c| c["properties"]["hs_call_body"].as_str().map(str::to_owned))
+            .collect(),
+    }
+}
+
 /// Each transcript appears exactly once, in one activity.
-fn check_transcripts(tenant: &str, bodies: &[&str]) {
+fn check_transcripts(tenant: &str, bodies: &[String]) {
     for t in 0..TRANSCRIPTS {
         let i = if t % 2 == 0 { t } else { KNOWN_CALLS + t };
         let text = format!("transcript-{tenant}-{i}.");
