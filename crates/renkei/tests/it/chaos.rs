@@ -44,6 +44,18 @@ fn unknown_number(n: usize) -> String {
     format!("03-9{:03}-{:04}", n / 10, 1000 + n)
 }
 
+/// Call `i`'s start: one second after the one before. Calls of one person never start at the
+/// same millisecond, and HubSpot's connector relies on that: it finds an activity again by its
+/// time, its associations and its title (see `hubspot/records.rs`).
+fn started_at(i: usize) -> String {
+    format!(
+        "2026-11-21T{:02}:{:02}:{:02}+09:00",
+        9 + i / 3600,
+        (i / 60) % 60,
+        i % 60
+    )
+}
+
 /// The events of one tenant, known callers' numbers given.
 fn events(tenant: &str, known: &[String]) -> Vec<Value> {
     let mut out = Vec::new();
@@ -52,7 +64,7 @@ fn events(tenant: &str, known: &[String]) -> Vec<Value> {
             "occurred_at": "2026-11-21T10:00:00+09:00",
             "data": {"call_id": format!("{tenant}-c{i}"), "direction": "inbound",
                 "customer_phone": phone, "duration_seconds": 30 + i % 600,
-                "started_at": "2026-11-21T09:58:00+09:00"}})
+                "started_at": started_at(i)}})
     };
     for i in 0..KNOWN_CALLS {
         out.push(call(i, &known[i % known.len()]));
