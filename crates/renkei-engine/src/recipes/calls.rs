@@ -437,16 +437,8 @@ async fn create_caller(
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
-    // HubSpot contacts carry the company as a property; Salesforce and Zoho contacts hang
-    // under an Account.
-    let account = if object == PersonObject::Contact && w.provider != Provider::Hubspot {
-        let name = company
-            .clone()
-            .unwrap_or_else(|| w.settings.call_logging.default_account_name.clone());
-        Some(super::company_once(w, "account", &name, None).await?)
-    } else {
-        None
-    };
+    let default_account = w.settings.call_logging.default_account_name.clone();
+    let account = super::contact_account(w, object, company.as_deref(), &default_account).await?;
     let person = NewPerson {
         object,
         last_name: last,

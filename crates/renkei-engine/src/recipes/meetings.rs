@@ -314,15 +314,10 @@ async fn create_customer(
         .unwrap_or_else(|| name.to_owned());
     let first = first.filter(|f| *f != last);
     let company = company(c);
-    // HubSpot contacts carry the company as a property; Salesforce and Zoho contacts hang
-    // under an Account, the placeholder-named one when the customer has no company (as the
-    // seed imports a contact without an Account under "名前なし").
-    let account = if object == PersonObject::Contact && w.provider != Provider::Hubspot {
-        let name = company.clone().unwrap_or_else(|| super::missing_company(w));
-        Some(super::company_once(w, "account", &name, None).await?)
-    } else {
-        None
-    };
+    // A customer without a company goes under the placeholder-named Account, as the seed
+    // imports a contact without an Account under "名前なし".
+    let placeholder = super::missing_company(w);
+    let account = super::contact_account(w, object, company.as_deref(), &placeholder).await?;
     let person = NewPerson {
         object,
         last_name: last,

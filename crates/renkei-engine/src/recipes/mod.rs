@@ -210,3 +210,20 @@ async fn company_once(
     w.save(save_as, &r).await?;
     Ok(r)
 }
+
+/// The Account a new Contact goes under: its company's, else the one named `default`, reused
+/// or created. HubSpot contacts carry the company as a property instead, and Leads have no
+/// Account, so those get `None`.
+async fn contact_account(
+    w: &mut Writer<'_>,
+    object: renkei_connectors::people::PersonObject,
+    company: Option<&str>,
+    default: &str,
+) -> Result<Option<RecordRef>, StepError> {
+    if object != renkei_connectors::people::PersonObject::Contact || w.provider == Provider::Hubspot
+    {
+        return Ok(None);
+    }
+    let name = company.unwrap_or(default);
+    Ok(Some(company_once(w, "account", name, None).await?))
+}
