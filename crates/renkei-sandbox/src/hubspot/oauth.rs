@@ -46,10 +46,12 @@ pub fn default_scopes() -> Vec<String> {
 
 /// The token response of HubSpot's token endpoints.
 pub fn token_body(issued: &Issued, hub_id: u64, user_id: u64, now_ms: i64) -> Value {
+    // Rounded up: `now_ms` is read a moment after the token was issued, and truncating would
+    // answer 1799 for a fresh 30-minute token whenever a second boundary fell in between.
     let expires_in = issued
         .access
         .expires_ms
-        .map(|e| (e - now_ms) / 1000)
+        .map(|e| (e - now_ms + 999).div_euclid(1000))
         .unwrap_or(super::DEFAULT_ACCESS_TTL);
     json!({
         "token_type": "bearer",
