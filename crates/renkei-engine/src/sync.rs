@@ -566,6 +566,7 @@ impl SyncService {
                 .store
                 .apply_people(&mut tx, &tenant, provider.as_str(), &items, now)
                 .await?;
+            let imported_before = progress.imported;
             progress.imported += out.inserted;
             progress.updated += out.updated;
             progress.unchanged += out.unchanged;
@@ -598,11 +599,29 @@ impl SyncService {
                     .complete_job_in(&mut tx, &ctx.lease(), now)
                     .await?;
                 tx.commit().await?;
+                self.refresh_statistics(imported_before, progress.imported)
+                    .await;
                 return Ok(Done::CompletedInTx);
             }
             tx.commit().await?;
+            self.refresh_statistics(imported_before, progress.imported)
+                .await;
             metrics::counter!("renkei_sync_pages_total", "provider" => provider.as_str())
                 .increment(1);
+        }
+    }
+
+    /// Refreshes the database's statistics of the people tables when this run's inserts
+    /// crossed a power of two from 1,024 up (see [`renkei_store::Store::analyze_people`]):
+    /// a handful of times per import, at most twice the cost of the last. Stateless, so a
+    /// run resumed by another job keeps the same schedule. A failure only costs speed, so it
+    /// is logged and the import goes on.
+    async fn refresh_statistics(&self, before: u64, after: u64) {
+        if !statistics_due(before, after) {
+            return;
+        }
+        if let Err(e) = self.store.analyze_people().await {
+            tracing::warn!(error = %e, "refreshing the people tables' statistics failed");
         }
     }
 
@@ -1003,6 +1022,13 @@ fn run_now(run: &SyncRun, step: usize, cursor: &Option<String>) -> SyncRun {
     r
 }
 
+/// Whether a run that had inserted `before` people and now has `after` crossed one of
+/// 1,024, 2,048, 4,096, … on the way.
+fn statistics_due(before: u64, after: u64) -> bool {
+    let next = (before + 1).max(1_024).next_power_of_two();
+    after >= next
+}
+
 /// Registers the sync jobs' handlers.
 pub fn register(r: &mut Registry, sync: Arc<SyncService>) {
     let s = sync.clone();
@@ -1015,4 +1041,21 @@ pub fn register(r: &mut Registry, sync: Arc<SyncService>) {
         let s = s.clone();
         Box::pin(async move { s.sync_records(ctx, job).await })
     });
+}
+
+#[cfg(test)]
+mod statistics_tests {
+    use super::statistics_due;
+
+    #[test]
+    fn due_when_a_power_of_two_is_crossed() {
+        assert!(!statistics_due(0, 1_023));
+        assert!(statistics_due(0, 1_024));
+        assert!(statistics_due(1_000, 2_000));
+        assert!(!statistics_due(1_024, 2_047));
+        assert!(statistics_due(2_047, 2_048));
+        assert!(!statistics_due(2_048, 2_048));
+        assert!(statistics_due(60_000, 100_000));
+        assert!(!statistics_due(70_000, 100_000));
+    }
 }

@@ -229,6 +229,23 @@ impl Store {
         }
     }
 
+    /// Refreshes PostgreSQL's planner statistics of the people tables. A no-op on SQLite, whose
+    /// planner does without them.
+    ///
+    /// PostgreSQL plans from statistics that autovacuum refreshes about once a minute at best
+    /// (and never when it is switched off, as on our CI machine). An initial import grows
+    /// `people` from nothing to hundreds of thousands of rows in less time, and a planner that
+    /// still believes the table empty picks plans that walk the whole tenant once per key of a
+    /// page. The sync loop therefore calls this whenever a run has doubled what it inserted
+    /// since the last call (docs/benchmarks.md, "People import"). `ANALYZE` reads a sample of
+    /// at most 30,000 rows, so a call costs a fraction of a page.
+    pub async fn analyze_people(&self) -> Result<(), StoreError> {
+        if let Pools::Postgres(pool) = &self.pools {
+            sqlx::query("ANALYZE people").execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Merges the SQLite write-ahead log into the main file. A no-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         if let Pools::Sqlite { write, .. } = &self.pools {

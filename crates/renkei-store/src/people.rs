@@ -14,6 +14,16 @@
 //! before a Lead (a contact is the qualified form of a person), then the earliest created at
 //! the CRM, then the smallest remote id. It does not depend on modification times, so editing
 //! one of two duplicates does not flip which one the host app sees.
+//!
+//! The page's lookups by a list of keys are written once per backend. SQLite takes
+//! `col IN (?, ?, …)` as a list to probe an index with. PostgreSQL plans such a list from the
+//! table's statistics, and without fresh ones (autovacuum off, or an import that has grown
+//! the table since it last ran) it judged that 500 remote ids match the whole table, scanned
+//! every row of the tenant's provider and compared each with the 500 values one by one: a page
+//! cost O(stored × page) comparisons, and a 100,000-person import ran at 218 people/s
+//! (docs/benchmarks.md). There the keys are joined as a table (`unnest($3::text[])`), which is
+//! planned as index probes or a hash join whatever the statistics say, and bound as one array
+//! instead of hundreds of parameters.
 
 use std::collections::{HashMap, HashSet};
 
@@ -228,6 +238,11 @@ fn preference(c: &Candidate) -> (u8, i64, &str) {
 /// Keys per `IN (…)` list and entries per multi-row statement of few columns.
 const CHUNK: usize = 500;
 
+/// `n` anonymous SQLite placeholders (see [`Marks`] for why anonymous).
+fn sqlite_marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 /// Rows per multi-row `INSERT INTO people`: 26 parameters each, within SQLite's limit of 32,766
 /// a statement. The statements bind anonymous parameters on SQLite ([`Marks`]), so a larger
 /// statement costs no more per row to bind, and fewer statements mean fewer round trips to
@@ -371,6 +386,8 @@ impl Store {
         let mut keys: Vec<String> = identity_keys.into_iter().collect();
         keys.sort();
         let mut contested = Vec::new();
+        // (row, the chosen row it duplicates, or none when it is the chosen one).
+        let mut choices: Vec<(i64, Option<i64>)> = Vec::new();
         for chunk in keys.chunks(CHUNK) {
             contested.extend(self.contested_keys(tx, tenant, provider, chunk).await?);
         }
@@ -389,28 +406,21 @@ impl Store {
                 else {
                     continue;
                 };
-                // Only rows whose state differs are written, the winner alone and its
-                // duplicates in one statement: a phone number shared by many records would
-                // otherwise cost a statement per record on every page that touches it.
-                let mut demote: Vec<i64> = Vec::new();
+                // Only rows whose state differs are written: a phone number shared by many
+                // records would otherwise cost a write per record on every page that touches
+                // it. The writes of every group go out together below.
                 for (_, c) in group.iter().map(|g| (&g.0, &g.1)) {
                     let should = c.id == winner.1.id;
                     let dup = if should { None } else { Some(winner.1.id) };
                     if c.chosen != should || c.duplicate_of != dup {
-                        if should {
-                            self.set_choice(tx, &[c.id], None).await?;
-                        } else {
-                            demote.push(c.id);
-                        }
+                        choices.push((c.id, dup));
                     }
                     before.entry(c.id).or_insert(c.chosen);
                     after.insert(c.id, should);
                 }
-                for ids in demote.chunks(CHUNK) {
-                    self.set_choice(tx, ids, Some(winner.1.id)).await?;
-                }
             }
         }
+        self.set_choices(tx, &choices).await?;
         // 4. The change feed: compare visibility after the page with before.
         let mut ids: Vec<i64> = before.keys().copied().collect();
         ids.sort_unstable();
@@ -448,24 +458,41 @@ impl Store {
             })
             .collect();
         for chunk in keys.chunks(CHUNK) {
-            let mut m = Marks::new(tx);
-            let (t, p) = (m.next(), m.next());
-            let marks = m.list(chunk.len());
             // Remote ids are unique per provider account in every CRM we speak to, but we
             // still key by object: a Salesforce Lead and Contact never share an id, Zoho's
             // modules do not either, and the object column keeps that assumption checked.
-            let sql = format!(
-                "SELECT id, object, remote_id, content_hash, deleted, chosen, identity_key
-                 FROM people WHERE tenant_id = {t} AND provider = {p} AND remote_id IN ({marks})"
-            );
             type Row = (i64, String, String, String, i64, i64, Option<String>);
-            let rows: Vec<Row> = on_tx!(tx, |conn| {
-                let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
-                for (_, r) in chunk {
-                    q = q.bind(*r);
+            let rows: Vec<Row> = match &mut tx.inner {
+                TxInner::Sqlite(t) => {
+                    let sql = format!(
+                        "SELECT id, object, remote_id, content_hash, deleted, chosen, identity_key
+                         FROM people WHERE tenant_id = ? AND provider = ?
+                           AND remote_id IN ({})",
+                        sqlite_marks(chunk.len())
+                    );
+                    let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                    for (_, r) in chunk {
+                        q = q.bind(*r);
+                    }
+                    q.fetch_all(&mut **t).await?
                 }
-                q.fetch_all(conn).await?
-            });
+                // See the module doc for why PostgreSQL joins an array instead.
+                TxInner::Postgres(t) => {
+                    let ids: Vec<&str> = chunk.iter().map(|(_, r)| *r).collect();
+                    sqlx::query_as(
+                        "SELECT p.id, p.object, p.remote_id, p.content_hash, p.deleted, p.chosen,
+                                p.identity_key
+                         FROM unnest($3::text[]) AS k(remote_id)
+                         JOIN people p ON p.remote_id = k.remote_id
+                         WHERE p.tenant_id = $1 AND p.provider = $2",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(provider)
+                    .bind(&ids)
+                    .fetch_all(&mut **t)
+                    .await?
+                }
+            };
             for (id, object, remote_id, content_hash, deleted, chosen, identity_key) in rows {
                 out.insert(
                     (object, remote_id),
@@ -619,23 +646,38 @@ impl Store {
         provider: &str,
         keys: &[String],
     ) -> Result<Vec<(String, Candidate)>, StoreError> {
-        let mut m = Marks::new(tx);
-        let (t, p) = (m.next(), m.next());
-        let marks = m.list(keys.len());
-        let sql = format!(
-            "SELECT identity_key, id, object, remote_id, remote_created_at, chosen, duplicate_of
-             FROM people
-             WHERE tenant_id = {t} AND provider = {p} AND deleted = 0
-               AND identity_key IN ({marks})"
-        );
         type Row = (String, i64, String, String, Option<i64>, i64, Option<i64>);
-        let rows: Vec<Row> = on_tx!(tx, |conn| {
-            let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
-            for k in keys {
-                q = q.bind(k.as_str());
+        let rows: Vec<Row> = match &mut tx.inner {
+            TxInner::Sqlite(t) => {
+                let sql = format!(
+                    "SELECT identity_key, id, object, remote_id, remote_created_at, chosen,
+                            duplicate_of
+                     FROM people
+                     WHERE tenant_id = ? AND provider = ? AND deleted = 0
+                       AND identity_key IN ({})",
+                    sqlite_marks(keys.len())
+                );
+                let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                for k in keys {
+                    q = q.bind(k.as_str());
+                }
+                q.fetch_all(&mut **t).await?
             }
-            q.fetch_all(conn).await?
-        });
+            TxInner::Postgres(t) => {
+                sqlx::query_as(
+                    "SELECT p.identity_key, p.id, p.object, p.remote_id, p.remote_created_at,
+                            p.chosen, p.duplicate_of
+                     FROM unnest($3::text[]) AS k(identity_key)
+                     JOIN people p ON p.identity_key = k.identity_key
+                     WHERE p.tenant_id = $1 AND p.provider = $2 AND p.deleted = 0",
+                )
+                .bind(tenant.as_str())
+                .bind(provider)
+                .bind(keys)
+                .fetch_all(&mut **t)
+                .await?
+            }
+        };
         Ok(rows
             .into_iter()
             .map(
@@ -656,27 +698,52 @@ impl Store {
             .collect())
     }
 
-    /// Makes `ids` chosen (`duplicate_of` `None`) or duplicates of the chosen row.
-    async fn set_choice(
+    /// Writes identity choices: each row becomes chosen (`None`) or a duplicate of the row
+    /// given. SQLite runs one statement per winner's group (statements cost no round trip
+    /// there); PostgreSQL one per [`CHUNK`] rows, from arrays.
+    async fn set_choices(
         &self,
         tx: &mut Tx,
-        ids: &[i64],
-        duplicate_of: Option<i64>,
+        choices: &[(i64, Option<i64>)],
     ) -> Result<(), StoreError> {
-        let mut m = Marks::new(tx);
-        let (c, d) = (m.next(), m.next());
-        let marks = m.list(ids.len());
-        let sql =
-            format!("UPDATE people SET chosen = {c}, duplicate_of = {d} WHERE id IN ({marks})");
-        on_tx!(tx, |conn| {
-            let mut q = sqlx::query(&sql)
-                .bind(i64::from(duplicate_of.is_none()))
-                .bind(duplicate_of);
-            for id in ids {
-                q = q.bind(*id);
+        match &mut tx.inner {
+            TxInner::Sqlite(t) => {
+                let mut by_dup: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
+                for (id, dup) in choices {
+                    by_dup.entry(*dup).or_default().push(*id);
+                }
+                for (dup, ids) in by_dup {
+                    for ids in ids.chunks(CHUNK) {
+                        let sql = format!(
+                            "UPDATE people SET chosen = ?, duplicate_of = ? WHERE id IN ({})",
+                            sqlite_marks(ids.len())
+                        );
+                        let mut q = sqlx::query(&sql).bind(i64::from(dup.is_none())).bind(dup);
+                        for id in ids {
+                            q = q.bind(*id);
+                        }
+                        q.execute(&mut **t).await?;
+                    }
+                }
             }
-            q.execute(conn).await?.rows_affected()
-        });
+            TxInner::Postgres(t) => {
+                for chunk in choices.chunks(CHUNK) {
+                    let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+                    let dups: Vec<Option<i64>> = chunk.iter().map(|c| c.1).collect();
+                    sqlx::query(
+                        "UPDATE people p
+                         SET chosen = CASE WHEN u.dup IS NULL THEN 1 ELSE 0 END,
+                             duplicate_of = u.dup
+                         FROM unnest($1::bigint[], $2::bigint[]) AS u(id, dup)
+                         WHERE p.id = u.id",
+                    )
+                    .bind(&ids)
+                    .bind(&dups)
+                    .execute(&mut **t)
+                    .await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -690,25 +757,40 @@ impl Store {
         provider: &str,
         keys: &[String],
     ) -> Result<Vec<String>, StoreError> {
-        let mut m = Marks::new(tx);
-        let (t, p) = (m.next(), m.next());
-        let marks = m.list(keys.len());
-        let sql = format!(
-            "SELECT identity_key FROM people
-             WHERE tenant_id = {t} AND provider = {p} AND deleted = 0
-               AND identity_key IN ({marks})
-             GROUP BY identity_key
-             HAVING COUNT(*) > 1 OR MIN(chosen) = 0 OR MAX(duplicate_of) IS NOT NULL"
-        );
-        Ok(on_tx!(tx, |conn| {
-            let mut q = sqlx::query_scalar(&sql)
-                .bind(tenant.as_str())
-                .bind(provider);
-            for k in keys {
-                q = q.bind(k.as_str());
+        const CONTESTED: &str = "GROUP BY identity_key
+             HAVING COUNT(*) > 1 OR MIN(chosen) = 0 OR MAX(duplicate_of) IS NOT NULL";
+        Ok(match &mut tx.inner {
+            TxInner::Sqlite(t) => {
+                let sql = format!(
+                    "SELECT identity_key FROM people
+                     WHERE tenant_id = ? AND provider = ? AND deleted = 0
+                       AND identity_key IN ({}) {CONTESTED}",
+                    sqlite_marks(keys.len())
+                );
+                let mut q = sqlx::query_scalar(&sql)
+                    .bind(tenant.as_str())
+                    .bind(provider);
+                for k in keys {
+                    q = q.bind(k.as_str());
+                }
+                q.fetch_all(&mut **t).await?
             }
-            q.fetch_all(conn).await?
-        }))
+            TxInner::Postgres(t) => {
+                let sql = format!(
+                    "SELECT p.identity_key FROM unnest($3::text[]) AS k(identity_key)
+                     JOIN people p ON p.identity_key = k.identity_key
+                     WHERE p.tenant_id = $1 AND p.provider = $2 AND p.deleted = 0
+                     {}",
+                    CONTESTED.replace("identity_key", "p.identity_key")
+                );
+                sqlx::query_scalar(&sql)
+                    .bind(tenant.as_str())
+                    .bind(provider)
+                    .bind(keys)
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+        })
     }
 
     /// Appends change-feed entries, allocating their sequence numbers from the tenant's
