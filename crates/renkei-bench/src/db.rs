@@ -17,6 +17,9 @@ pub fn backend_name(backend: Backend) -> &'static str {
 /// A fresh database for one run, removed afterwards.
 pub struct BenchDb {
     pub store: Store,
+    /// The URL the store was opened with (with the scratch schema as `search_path`), for a
+    /// `renkei` process to open the same database.
+    pub url: String,
     scratch: Scratch,
 }
 
@@ -50,6 +53,7 @@ impl BenchDb {
                     .with_context(|| format!("opening {url}"))?;
                 Ok(Self {
                     store,
+                    url,
                     scratch: Scratch::Sqlite { _dir: dir },
                 })
             }
@@ -73,7 +77,11 @@ impl BenchDb {
                     schema,
                 };
                 match Store::connect(&url, &opts).await {
-                    Ok(store) => Ok(Self { store, scratch }),
+                    Ok(store) => Ok(Self {
+                        store,
+                        url,
+                        scratch,
+                    }),
                     Err(e) => {
                         drop_schema(&scratch).await;
                         Err(e).with_context(|| format!("opening {}", redact_url(&url)))

@@ -1,7 +1,7 @@
 //! Running a real `renkei serve` process for the HTTP and memory benches.
 //!
-//! The server gets a SQLite database in a temporary directory, migrated with
-//! `renkei migrate`, a fresh random secret key, and a free port on the loopback interface. Its
+//! The server gets a SQLite database in a temporary directory (or a scratch schema of a
+//! PostgreSQL database, [`BenchDb`]), migrated with `renkei migrate`, a fresh random secret key, and a free port on the loopback interface. Its
 //! stdout is sent to our stderr, so that our stdout carries nothing but results.
 
 use std::path::{Path, PathBuf};
@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use renkei_core::Keyring;
+
+use crate::db::BenchDb;
 use tokio::process::{Child, Command};
 
 /// How long the server may take to answer `/readyz` with 200.
@@ -26,8 +28,8 @@ pub struct Server {
     binary: PathBuf,
     database_url: String,
     secret_key: String,
-    /// Holds the database; deleted when the server is dropped.
-    _dir: tempfile::TempDir,
+    /// Holds the database; deleted when the server stops.
+    db: Option<BenchDb>,
 }
 
 impl Server {
@@ -42,9 +44,20 @@ impl Server {
         client: &reqwest::Client,
         args: &[String],
     ) -> anyhow::Result<Self> {
+        Self::start_on(binary, client, args, None).await
+    }
+
+    /// [`Server::start_with`] on PostgreSQL when `database_url` is a `postgres://` URL (in a
+    /// scratch schema, dropped when the server stops), else on SQLite.
+    pub async fn start_on(
+        binary: &Path,
+        client: &reqwest::Client,
+        args: &[String],
+        database_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let binary = check_binary(binary)?;
-        let dir = tempfile::tempdir().context("creating a temporary directory")?;
-        let database_url = format!("sqlite://{}", dir.path().join("renkei.db").display());
+        let db = BenchDb::open(database_url, 16).await?;
+        let database_url = db.url.clone();
         let secret_key =
             Keyring::generate_key().context("generating a secret key for the server")?;
         let port = free_port()?;
@@ -74,7 +87,7 @@ impl Server {
             binary,
             database_url,
             secret_key,
-            _dir: dir,
+            db: Some(db),
         };
         server.wait_ready(client).await?;
         eprintln!("server: pid {pid} ready at {}", server.base_url);
@@ -149,6 +162,9 @@ impl Server {
                 eprintln!("server: still running {STOP_TIMEOUT:?} after SIGTERM; killing it");
                 self.child.kill().await?;
             }
+        }
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
         }
         Ok(())
     }

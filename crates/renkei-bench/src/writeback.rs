@@ -3,8 +3,8 @@
 //!
 //! The emulators run in a `renkei sandbox` child process and the server is pointed at them
 //! with `--sandbox-url`, so the vendor's work is not the server's. Each phase starts a fresh
-//! server (its own SQLite database) on the same emulators, reset: tenant `bench` (region JP)
-//! is connected with emulator-minted tokens, its first import brings `--people` seeded people
+//! server (its own SQLite database, or PostgreSQL scratch schema with `--database-url`) on the
+//! same emulators, reset: tenant `bench` (region JP) is connected with emulator-minted tokens, its first import brings `--people` seeded people
 //! in, and call logging is switched on with unknown callers left alone. Every event is a call
 //! from one of the imported people's numbers, so each writes exactly one Task: one request to
 //! the provider per event.
@@ -58,6 +58,10 @@ pub struct Args {
     /// The renkei binary, for `serve` and `sandbox`.
     #[arg(long, default_value = "target/release/renkei")]
     binary: std::path::PathBuf,
+    /// A `postgres://` URL to run the server on PostgreSQL, in a scratch schema created and
+    /// dropped by the bench. Without it, a SQLite file in a temporary directory is used.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Give up on a phase whose deliveries have not all ended after this many seconds.
     #[arg(long, default_value_t = 1200)]
     timeout_secs: u64,
@@ -181,7 +185,7 @@ async fn phase(
             renkei_rate.0, renkei_rate.1
         ),
     )?;
-    let server = Server::start_with(
+    let server = Server::start_on(
         &args.binary,
         &client,
         &[
@@ -190,6 +194,7 @@ async fn phase(
             "--config".into(),
             config.display().to_string(),
         ],
+        args.database_url.as_deref(),
     )
     .await?;
     let result = measure(
@@ -352,7 +357,11 @@ async fn measure(
         bench: "writeback",
         phase: name,
         provider: "salesforce",
-        backend: "sqlite",
+        backend: if args.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         events,
         people: args.people,
         renkei_rate,

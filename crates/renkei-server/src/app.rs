@@ -131,7 +131,7 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
     let store = Store::connect(
         &config.database_url,
         &StoreOptions {
-            max_connections: config.database_max_connections,
+            max_connections: config.database_pool_size(),
             ..StoreOptions::default()
         },
     )

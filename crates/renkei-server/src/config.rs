@@ -58,7 +58,9 @@ pub enum LogFormat {
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
-    pub database_max_connections: u32,
+    /// The PostgreSQL pool size (SQLite: reader connections). Default:
+    /// [`Config::database_pool_size`].
+    pub database_max_connections: Option<u32>,
     pub role: Role,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `renkei=debug,sqlx=warn`.
@@ -152,7 +154,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://renkei.db".into(),
-            database_max_connections: 10,
+            database_max_connections: None,
             role: Role::All,
             log_format: LogFormat::Text,
             log: "info".into(),
@@ -205,6 +207,26 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The database pool size: `database_max_connections` when set, else enough for every
+    /// worker task to hold a transaction and read beside it (routing reads the tenant's
+    /// connections inside the transaction that writes its deliveries), plus the claim loop,
+    /// the reaper and the API: `2 × worker.concurrency + 6`, at least 10.
+    ///
+    /// On PostgreSQL a pool smaller than the workers' need starves them: with the old fixed
+    /// pool of 10 and 16 workers, jobs that held a transaction waited for a second connection
+    /// that only other such jobs held, until the acquire timed out, and the intake's 503s
+    /// followed (docs/benchmarks.md, "Write-back").
+    pub fn database_pool_size(&self) -> u32 {
+        self.database_max_connections.unwrap_or_else(|| {
+            let workers = if self.role.runs_workers() {
+                u32::try_from(self.worker.concurrency).unwrap_or(u32::MAX)
+            } else {
+                0
+            };
+            workers.saturating_mul(2).saturating_add(6).max(10)
+        })
+    }
+
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
