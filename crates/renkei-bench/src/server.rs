@@ -56,7 +56,9 @@ impl Server {
         database_url: Option<&str>,
     ) -> anyhow::Result<Self> {
         let binary = check_binary(binary)?;
-        let db = BenchDb::open(database_url, 16).await?;
+        // The bench only needs the database to exist; the server opens its own pool, so the
+        // bench's stays at the minimum.
+        let db = BenchDb::open(database_url, 0).await?;
         let database_url = db.url.clone();
         let secret_key =
             Keyring::generate_key().context("generating a secret key for the server")?;

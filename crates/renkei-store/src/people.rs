@@ -699,8 +699,8 @@ impl Store {
     }
 
     /// Writes identity choices: each row becomes chosen (`None`) or a duplicate of the row
-    /// given. SQLite runs one statement per winner's group (statements cost no round trip
-    /// there); PostgreSQL one per [`CHUNK`] rows, from arrays.
+    /// given. SQLite runs one statement per distinct value of `duplicate_of` (its `IN` lists
+    /// are cheap); PostgreSQL one per [`CHUNK`] rows, from two arrays.
     async fn set_choices(
         &self,
         tx: &mut Tx,
@@ -775,13 +775,14 @@ impl Store {
                 }
                 q.fetch_all(&mut **t).await?
             }
+            // The array's column is named `wanted`, so that `identity_key` in CONTESTED can
+            // only mean the people row's.
             TxInner::Postgres(t) => {
                 let sql = format!(
-                    "SELECT p.identity_key FROM unnest($3::text[]) AS k(identity_key)
-                     JOIN people p ON p.identity_key = k.identity_key
+                    "SELECT p.identity_key FROM unnest($3::text[]) AS k(wanted)
+                     JOIN people p ON p.identity_key = k.wanted
                      WHERE p.tenant_id = $1 AND p.provider = $2 AND p.deleted = 0
-                     {}",
-                    CONTESTED.replace("identity_key", "p.identity_key")
+                     {CONTESTED}"
                 );
                 sqlx::query_scalar(&sql)
                     .bind(tenant.as_str())
