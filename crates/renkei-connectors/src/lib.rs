@@ -425,6 +425,15 @@ impl Connectors {
         records_call!(self, p, update_record(s, r, fields))
     }
 
+    /// The objects (sObjects, object types, modules) the connection can work with.
+    pub async fn list_objects(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+    ) -> Result<Vec<records::ObjectMeta>, ConnectorError> {
+        records_call!(self, p, list_objects(s))
+    }
+
     /// An object's fields with their types.
     pub async fn describe_fields(
         &self,

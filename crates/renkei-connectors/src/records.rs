@@ -18,6 +18,7 @@
 //! | `append_to_activity` | add text to an activity's body (a call's transcript), idempotently |
 //! | `update_record` | set fields of any record (the deal's room URL) |
 //! | `describe_fields` | an object's fields with their types, for validating settings |
+//! | `list_objects` | the objects (sObjects, object types, modules) the API user can work with |
 //!
 //! **Exactly once.** A write may fail ambiguously (timeout, connection dropped after sending:
 //! [`ConnectorError::may_have_been_sent`]). Before writing again the engine asks
@@ -221,4 +222,23 @@ pub struct FieldMeta {
     /// Picklist options: `(value, label)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<(String, String)>,
+    /// For a lookup: the objects it may point at (Salesforce `referenceTo`, Zoho
+    /// `lookup.module`, `users` for a Zoho owner lookup, `owners` for HubSpot's owner property).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+/// One object a connection can work with: a Salesforce sObject, a HubSpot object type, a Zoho
+/// CRM module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// The API name (`Lead`, `Project__c`; `contacts`; `Leads`, `Custom_Module1`).
+    pub name: String,
+    /// The label in the CRM account's language, as the provider gives it.
+    pub label: String,
+    pub plural_label: String,
+    /// Made by the CRM's admin rather than shipped with the CRM.
+    pub custom: bool,
+    /// Whether the API user may create records of it.
+    pub creatable: bool,
 }

@@ -63,6 +63,43 @@ impl JobPayload for DeliverJob {
             .clone()
             .map(|key| ConcurrencyKey { key, limit: 1 })
     }
+
+    fn on_abandoned<'a>(
+        &'a self,
+        store: &'a Store,
+        error: &'a str,
+        now: Millis,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(abandon(store, &self.tenant, self.delivery_id, error, now))
+    }
+}
+
+/// Marks a delivery `dead` whose job the queue gave up on behind the handler's back (every
+/// attempt's lease expired), so that it shows what happened and can be retried, instead of
+/// staying `pending` with no job left to run it. A delivery that already ended is left alone.
+pub(crate) async fn abandon(
+    store: &Store,
+    tenant: &TenantId,
+    id: i64,
+    error: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    match store.get_delivery(tenant, id).await? {
+        Some(d) if d.status == DeliveryStatus::Pending => {
+            tracing::warn!(
+                delivery = id,
+                "delivery dead: its job's every attempt stopped"
+            );
+            store
+                .record_delivery_attempt(
+                    id,
+                    attempt(DeliveryStatus::Dead, None, Some(error), None),
+                    now,
+                )
+                .await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// How long a delivery whose connection needs a new consent waits before looking again.

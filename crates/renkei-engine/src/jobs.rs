@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use renkei_core::{Millis, TenantId};
-use renkei_store::queue::{ClaimedJob, ConcurrencyKey, Lease, NewJob};
+use renkei_store::queue::{ClaimedJob, ConcurrencyKey, Lease, NewJob, ReapedJob};
 use renkei_store::{Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,6 +49,19 @@ pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
             });
         }
         serde_json::from_str(json).map_err(|e| DecodeError::Invalid(e.to_string()))
+    }
+
+    /// Called once when the queue gives up on this job without its handler knowing: the
+    /// lease of its last attempt expired (the worker crashed, hung or was killed every time),
+    /// so the reaper declared it dead with `error`. A payload whose job mirrors its state
+    /// elsewhere (a delivery's status) records the death there; the default does nothing.
+    fn on_abandoned<'a>(
+        &'a self,
+        _store: &'a Store,
+        _error: &'a str,
+        _now: Millis,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
     }
 
     /// The job to enqueue for this payload, due at `run_at`.
@@ -134,6 +147,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A handler of one job kind, type-erased.
 pub trait Handler: Send + Sync + 'static {
     fn run<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, Result<Done, JobError>>;
+
+    /// Tells the payload that the reaper declared its job dead ([`JobPayload::on_abandoned`]).
+    fn abandoned<'a>(
+        &'a self,
+        store: &'a Store,
+        job: &'a ReapedJob,
+        now: Millis,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// A function handling jobs of payload type `P`: what [`Registry::register`] takes.
@@ -176,6 +197,21 @@ where
             }
             Err(e) => Box::pin(async move { Err(JobError::Permanent(e.to_string())) }),
         }
+    }
+
+    fn abandoned<'a>(
+        &'a self,
+        store: &'a Store,
+        job: &'a ReapedJob,
+        now: Millis,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            // A payload this release cannot read has nothing of ours to update either.
+            match P::decode(job.payload_version, &job.payload) {
+                Ok(p) => p.on_abandoned(store, job.error, now).await,
+                Err(_) => Ok(()),
+            }
+        })
     }
 }
 

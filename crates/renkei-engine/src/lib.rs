@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod people;
 pub mod recipes;
 pub mod routing;
+pub mod schema;
 pub mod settings;
 pub mod sync;
 pub mod vault;

@@ -6,6 +6,14 @@
 //! event goes to each tenant-level connection whose settings enable a recipe for it
 //! ([`crate::recipes::plan`]). An event no connection applies to is recorded, visibly, as such.
 //!
+//! **In order.** Routing jobs run concurrently, but a tenant's events are routed one at a time
+//! and in the order they were stored: a job takes the tenant's routing lock and routes every
+//! event of the tenant still pending up to its own, oldest first. Deliveries are queued under
+//! their FIFO keys as they are routed, so two events about one record (a room linked, then
+//! relinked) are written in the order the host app posted them, whichever of their routing
+//! jobs a worker claimed first. A job finding its event routed already completes with
+//! nothing to do, and an event whose own job died is routed by the tenant's next one.
+//!
 //! The record and the job's completion commit in one transaction, so a routing job that runs
 //! twice (its worker died after the commit was sent) changes nothing the second time, and the
 //! event's `routing_runs` counter proves it.
@@ -42,27 +50,51 @@ pub fn register(r: &mut Registry) {
     r.register::<RouteEvent, _>(|ctx, p| -> BoxFuture<'_, _> { Box::pin(route(ctx, p)) });
 }
 
+/// How many events one routing transaction routes at most. A job behind a long backlog of its
+/// tenant's unrouted events routes them in transactions of this size, so SQLite's write lock
+/// is never held for the whole backlog.
+const ROUTE_BATCH: i64 = 64;
+
 async fn route(ctx: JobContext<'_>, p: RouteEvent) -> Result<Done, JobError> {
     let store = ctx.store;
     let now = ctx.now();
-    let event = store.get_event_by_seq(&p.tenant, p.event_seq).await?;
-    let mut tx = store.begin().await?;
-    let (note, deliveries) = match &event {
-        Some(e) if e.event_type == "customer.updated" => {
-            let r = crate::writeback::route_customer_updated(store, &mut tx, e, now).await?;
-            (r.note, r.deliveries)
+    let mut routed = Vec::new();
+    loop {
+        let mut tx = store.begin().await?;
+        store.lock_routing(&mut tx, &p.tenant).await?;
+        // Its own event last: every earlier event of the tenant still pending is routed first,
+        // in order, so deliveries sharing a FIFO key are queued in the order the host app
+        // posted their events (a relinked room's second link is the one that stays), even
+        // when the routing jobs of those events were claimed in another order. The event is
+        // missing when its tenant was deleted after the job was queued; there is nothing to
+        // route then, and the job still completes.
+        let pending = store
+            .pending_events_through(&mut tx, &p.tenant, p.event_seq, ROUTE_BATCH)
+            .await?;
+        let last = pending.len() < ROUTE_BATCH as usize;
+        for event in &pending {
+            let (note, deliveries) = if event.event_type == "customer.updated" {
+                let r =
+                    crate::writeback::route_customer_updated(store, &mut tx, event, now).await?;
+                (r.note, r.deliveries)
+            } else {
+                route_recipes(store, &mut tx, event, now).await?
+            };
+            if let Some(event_type) = store
+                .mark_event_routed(&mut tx, &p.tenant, event.seq, &note, now)
+                .await?
+            {
+                routed.push((event_type, deliveries));
+            }
         }
-        Some(e) => route_recipes(store, &mut tx, e, now).await?,
-        None => (NO_RECIPES.to_owned(), 0),
-    };
-    // A missing event (its tenant was deleted after the job was queued) has nothing to route;
-    // the job still completes.
-    let routed = store
-        .mark_event_routed(&mut tx, &p.tenant, p.event_seq, &note, now)
-        .await?;
-    store.complete_job_in(&mut tx, &ctx.lease(), now).await?;
-    tx.commit().await?;
-    if let Some(event_type) = routed {
+        if last {
+            store.complete_job_in(&mut tx, &ctx.lease(), now).await?;
+            tx.commit().await?;
+            break;
+        }
+        tx.commit().await?;
+    }
+    for (event_type, deliveries) in routed {
         metrics::counter!("renkei_events_routed_total", "type" => event_type,
             "deliveries" => deliveries.to_string())
         .increment(1);

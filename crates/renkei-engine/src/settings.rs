@@ -1366,6 +1366,7 @@ mod tests {
             required: false,
             writable,
             options: Vec::new(),
+            references: Vec::new(),
         }
     }
 

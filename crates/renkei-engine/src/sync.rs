@@ -136,6 +136,38 @@ pub struct SyncRunJob {
 impl JobPayload for SyncRunJob {
     const KIND: &'static str = "sync_run";
     const VERSION: i64 = 1;
+
+    /// A run whose job the reaper killed (its worker died on every attempt) ends `failed`
+    /// with code `worker_lost`, keeping its progress, instead of staying `running` and, by
+    /// the one-active-run rule, holding back every later run of the connection.
+    fn on_abandoned<'a>(
+        &'a self,
+        store: &'a Store,
+        error: &'a str,
+        now: Millis,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let Some(run) = store.get_sync_run(self.run_id).await? else {
+                return Ok(());
+            };
+            if !matches!(run.status.as_str(), "queued" | "running") {
+                return Ok(());
+            }
+            tracing::warn!(run = run.id, provider = %run.provider, "sync run failed: worker lost");
+            let mut tx = store.begin().await?;
+            store
+                .finish_sync_run(
+                    &mut tx,
+                    run.id,
+                    "failed",
+                    &run.progress,
+                    Some(("worker_lost", error)),
+                    now,
+                )
+                .await?;
+            tx.commit().await
+        })
+    }
 }
 
 /// The payload of the job that syncs named records now (after a webhook).

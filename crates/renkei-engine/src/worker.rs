@@ -420,6 +420,19 @@ async fn reaper(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
                     "reaped jobs whose lease expired"
                 );
                 metrics::counter!("renkei_jobs_lease_expired_total").increment(r.requeued + r.dead);
+                // The dead jobs' handlers never ran to the end, so what mirrors them (a
+                // delivery's status) still says they are under way; their payloads record the
+                // death. A crash between the reap and this leaves it unsaid, a window of one
+                // statement against every attempt of the job having crashed already.
+                for job in &r.dead_jobs {
+                    let Some(h) = inner.registry.get(&job.kind) else {
+                        continue;
+                    };
+                    if let Err(e) = h.abandoned(&inner.store, job, now).await {
+                        tracing::warn!(error = %e, job = job.id, kind = %job.kind,
+                            "could not record a reaped job's death");
+                    }
+                }
                 inner.wake.notify();
             }
             Ok(_) => {}

@@ -62,6 +62,21 @@ impl JobPayload for WritebackJob {
             .clone()
             .map(|key| ConcurrencyKey { key, limit: 1 })
     }
+
+    fn on_abandoned<'a>(
+        &'a self,
+        store: &'a Store,
+        error: &'a str,
+        now: Millis,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(crate::deliver::abandon(
+            store,
+            &self.tenant,
+            self.delivery_id,
+            error,
+            now,
+        ))
+    }
 }
 
 /// What routing decided for a `customer.updated` event.

@@ -6,7 +6,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{connections, deliveries, events, ops, people, tenants};
+use crate::routes::{connections, deliveries, events, ops, people, schema, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use crate::routes::{connections, deliveries, events, ops, people, tenants};
         people::get_settings, people::put_settings, people::post_sync_run,
         people::list_sync_runs, people::get_sync_run, people::list_people, people::get_person,
         people::list_changes,
+        schema::list_objects, schema::list_fields,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),

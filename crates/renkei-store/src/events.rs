@@ -66,6 +66,9 @@ pub struct RoutingStats {
     pub routed_more_than_once: i64,
 }
 
+/// The first key of the routing advisory lock on PostgreSQL ([`Store::lock_routing`]): "rk".
+const ROUTING_LOCK_CLASS: i32 = 0x726b;
+
 const COLUMNS: &str = "seq, tenant_id, id, type, occurred_at, member_id, data, received_at, \
                        routing_status, routing_note, routed_at, routing_runs";
 
@@ -205,6 +208,50 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    /// Takes the tenant's routing turn until `tx` ends, so that routing jobs of one tenant
+    /// route one at a time, in whatever processes they run.
+    ///
+    /// PostgreSQL takes a transaction-scoped advisory lock on the tenant (the two-key form,
+    /// whose key space does not overlap the one-key form sqlx's migrator uses). SQLite needs
+    /// nothing: [`Store::begin`] starts with `BEGIN IMMEDIATE`, which already holds the only
+    /// write lock.
+    pub async fn lock_routing(&self, tx: &mut Tx, tenant: &TenantId) -> Result<(), StoreError> {
+        if let crate::TxInner::Postgres(t) = &mut tx.inner {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(ROUTING_LOCK_CLASS)
+                .bind(tenant.as_str())
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The tenant's events still pending routing whose sequence number is at most `through`,
+    /// oldest first, at most `limit`, read in `tx` (after [`Store::lock_routing`], so no other
+    /// routing job is changing them).
+    pub async fn pending_events_through(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        through: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events
+             WHERE tenant_id = $1 AND routing_status = 'pending' AND seq <= $2
+             ORDER BY seq LIMIT $3"
+        );
+        on_tx!(tx, |conn| {
+            let rows = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(through)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter().map(from_row).collect()
         })
     }
 

@@ -26,6 +26,7 @@ pub mod events;
 pub mod links;
 pub mod people;
 pub mod queue;
+pub mod schema_cache;
 pub mod sync;
 pub mod tenants;
 

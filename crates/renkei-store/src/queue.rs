@@ -154,10 +154,24 @@ pub struct StateStats {
 }
 
 /// What [`Store::reap_expired_leases`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReapReport {
     pub requeued: u64,
     pub dead: u64,
+    /// The jobs it put to death (`dead` of them): their handlers never saw that happen, so
+    /// whatever mirrors a job's state elsewhere (a delivery's status) is told by the runtime.
+    pub dead_jobs: Vec<ReapedJob>,
+}
+
+/// A job whose lease expired on its last attempt and which the queue declared dead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReapedJob {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub payload_version: i64,
+    /// What the job's `last_error` now says.
+    pub error: &'static str,
 }
 
 const CLAIM_RETURNING: &str = "RETURNING id, kind, payload, payload_version, attempts, max_attempts, concurrency_key, tenant_id, run_at, created_at";
@@ -620,33 +634,48 @@ impl Store {
         .await?
         .rows_affected()
         });
-        let exhausted: Vec<Lease> = on_pool!(self, write, |pool| {
+        let exhausted: Vec<(Lease, ReapedJob)> = on_pool!(self, write, |pool| {
             let rows = sqlx::query(
-                "SELECT id, attempts, concurrency_key FROM jobs WHERE state = 'running' AND lease_until < $1",
+                "SELECT id, attempts, concurrency_key, kind, payload, payload_version
+                 FROM jobs WHERE state = 'running' AND lease_until < $1",
             )
             .bind(now.0)
             .fetch_all(pool)
             .await?;
             rows.iter()
                 .map(|r| {
-                    Ok::<_, StoreError>(Lease {
-                        job_id: r.int("id")?,
-                        attempt: r.int("attempts")?,
-                        concurrency_key: r.opt_text("concurrency_key")?,
-                    })
+                    let id = r.int("id")?;
+                    Ok::<_, StoreError>((
+                        Lease {
+                            job_id: id,
+                            attempt: r.int("attempts")?,
+                            concurrency_key: r.opt_text("concurrency_key")?,
+                        },
+                        ReapedJob {
+                            id,
+                            kind: r.text("kind")?,
+                            payload: r.text("payload")?,
+                            payload_version: r.int("payload_version")?,
+                            error: LEASE_EXPIRED,
+                        },
+                    ))
                 })
                 .collect::<Result<_, _>>()?
         });
-        let mut dead = 0;
-        for lease in &exhausted {
-            match self.kill_job(lease, LEASE_EXPIRED, now).await {
-                Ok(()) => dead += 1,
+        let mut dead_jobs = Vec::new();
+        for (lease, job) in exhausted {
+            match self.kill_job(&lease, LEASE_EXPIRED, now).await {
+                Ok(()) => dead_jobs.push(job),
                 // Another process reaped it first.
                 Err(StoreError::LeaseLost { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(ReapReport { requeued, dead })
+        Ok(ReapReport {
+            requeued,
+            dead: dead_jobs.len() as u64,
+            dead_jobs,
+        })
     }
 
     /// Gives a dead job a fresh set of attempts. `Ok(false)` when the job is not dead.

@@ -47,14 +47,16 @@ use crate::http::{HttpClient, OutgoingRequest};
 use crate::people::{PersonObject, RemotePerson};
 use crate::records::{
     ActivityKind, CallDirection, FieldKind, FieldMeta, NewActivity, NewCompany, NewPerson,
-    PersonLookup, RecordRef,
+    ObjectMeta, PersonLookup, RecordRef,
 };
 use crate::registry::{Endpoints, join};
 use crate::{ConnectorError, Provider, Session};
 
 use super::client::{classify, get_json, pace_search, send_ignoring_body, send_json};
 use super::mapping;
-use super::wire::{Contact, ContactProperties, ObjectPage, PropertiesPage, SimpleObject};
+use super::wire::{
+    Contact, ContactProperties, ObjectPage, PropertiesPage, SchemasPage, SimpleObject,
+};
 
 const P: Provider = Provider::Hubspot;
 
@@ -935,7 +937,15 @@ fn field_meta(object: &str, d: super::wire::PropertyDefinition) -> FieldMeta {
         .modification_metadata
         .as_ref()
         .is_some_and(|m| m.read_only_value);
+    // HubSpot names what an external option list holds only for owners
+    // (`referencedObjectType: OWNER`); the owner property carries it in every account.
+    let references = match d.referenced_object_type.as_deref() {
+        Some("OWNER") => vec!["owners".to_owned()],
+        _ if d.external_options && d.name == "hubspot_owner_id" => vec!["owners".to_owned()],
+        _ => Vec::new(),
+    };
     FieldMeta {
+        references,
         required: engagement && d.name == "hs_timestamp",
         writable: !read_only && !d.calculated,
         provider_type: if d.field_type.is_empty() {
@@ -968,13 +978,78 @@ pub async fn describe_fields(
 ) -> Result<Vec<FieldMeta>, ConnectorError> {
     let path = object_path(object, "object")?;
     let url = join(&ep.api, &format!("/crm/v3/properties/{path}"));
-    let page: PropertiesPage = get_json(http, ep, s, url).await?;
+    // HubSpot answers an object type it does not know with a 400 "Unable to infer object type
+    // from: …", not a 404; it is the object that is missing, not the input that is malformed.
+    let page: PropertiesPage = match get_json(http, ep, s, url).await {
+        Err(ConnectorError::Invalid { message, .. })
+            if message.starts_with("Unable to infer object type") =>
+        {
+            return Err(ConnectorError::NotFound {
+                provider: P.as_str(),
+                what: format!("object type {path}"),
+            });
+        }
+        other => other?,
+    };
     Ok(page
         .results
         .into_iter()
         .filter(|d| !d.archived)
         .map(|d| field_meta(&path, d))
         .collect())
+}
+
+/// HubSpot's standard CRM objects renkei can read and write, with the labels of HubSpot's
+/// English UI: its API serves no labels for standard objects (only custom object schemas carry
+/// `labels`), so these are ours.
+const STANDARD_OBJECTS: [(&str, &str, &str); 9] = [
+    ("contacts", "Contact", "Contacts"),
+    ("companies", "Company", "Companies"),
+    ("deals", "Deal", "Deals"),
+    ("tickets", "Ticket", "Tickets"),
+    ("calls", "Call", "Calls"),
+    ("emails", "Email", "Emails"),
+    ("meetings", "Meeting", "Meetings"),
+    ("notes", "Note", "Notes"),
+    ("tasks", "Task", "Tasks"),
+];
+
+/// The standard objects, then the account's custom objects (`GET /crm/v3/schemas`), named by
+/// their object type id (`2-1234`), which every v3 path accepts. An app without the
+/// `crm.schemas.custom.read` scope is refused that listing (403); it sees the standard
+/// objects only, as it could not read custom records either.
+pub async fn list_objects(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+) -> Result<Vec<ObjectMeta>, ConnectorError> {
+    let mut out: Vec<ObjectMeta> = STANDARD_OBJECTS
+        .iter()
+        .map(|(name, label, plural)| ObjectMeta {
+            name: (*name).to_owned(),
+            label: (*label).to_owned(),
+            plural_label: (*plural).to_owned(),
+            custom: false,
+            creatable: true,
+        })
+        .collect();
+    let url = join(&ep.api, "/crm/v3/schemas");
+    let page: SchemasPage = match get_json(http, ep, s, url).await {
+        Ok(page) => page,
+        Err(ConnectorError::Forbidden { .. }) => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    out.extend(page.results.into_iter().filter(|o| !o.archived).map(|o| {
+        let plural = o.labels.plural.unwrap_or_else(|| o.name.clone());
+        ObjectMeta {
+            label: o.labels.singular.unwrap_or_else(|| plural.clone()),
+            plural_label: plural,
+            name: o.object_type_id,
+            custom: true,
+            creatable: true,
+        }
+    }));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -261,6 +261,34 @@ pub struct PropertyDefinition {
     pub archived: bool,
     #[serde(default)]
     pub modification_metadata: Option<ModificationMetadata>,
+    /// What an `externalOptions` property's values are ids of (`OWNER` for
+    /// `hubspot_owner_id`).
+    #[serde(default)]
+    pub referenced_object_type: Option<String>,
+}
+
+/// `GET /crm/v3/schemas`: the account's custom object definitions
+/// (https://developers.hubspot.com/docs/api/crm/crm-custom-objects).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SchemasPage {
+    pub results: Vec<Schema>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Schema {
+    pub object_type_id: String,
+    pub name: String,
+    pub labels: SchemaLabels,
+    pub archived: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SchemaLabels {
+    pub singular: Option<String>,
+    pub plural: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -52,7 +52,7 @@ use crate::http::{HttpClient, HttpResponse, OutgoingRequest};
 use crate::people::{PersonObject, RemotePerson, text};
 use crate::records::{
     ActivityKind, CallDirection, FieldKind, FieldMeta, NewActivity, NewCompany, NewPerson,
-    PersonLookup, RecordRef,
+    ObjectMeta, PersonLookup, RecordRef,
 };
 use crate::registry::{Endpoints, join};
 use crate::{ConnectorError, Provider, Session};
@@ -61,7 +61,9 @@ use super::API_VERSION;
 use super::client::{self, classify};
 use super::mapping;
 use super::people::{CONTACT_FIELDS, LEAD_FIELDS, is_record_id, soql_datetime, soql_string};
-use super::wire::{AccountRow, ActivityRow, CreateResult, Describe, DescribeField, SearchResponse};
+use super::wire::{
+    AccountRow, ActivityRow, CreateResult, Describe, DescribeField, DescribeGlobal, SearchResponse,
+};
 
 const P: Provider = Provider::Salesforce;
 
@@ -976,6 +978,7 @@ pub fn field_meta(f: DescribeField) -> FieldMeta {
         provider_type: f.ty,
         label: f.label,
         name: f.name,
+        references: f.reference_to,
     }
 }
 
@@ -998,6 +1001,33 @@ pub async fn describe_fields(
     )
     .await?;
     Ok(d.fields.into_iter().map(field_meta).collect())
+}
+
+/// The org's sObjects that can be queried: `GET /sobjects`
+/// (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_describeGlobal.htm).
+/// Deprecated and hidden objects are left out, as Salesforce's own UI does.
+pub async fn list_objects(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+) -> Result<Vec<ObjectMeta>, ConnectorError> {
+    let base = client::instance(ep, s)?;
+    let g: DescribeGlobal = get_json(http, ep, s, data_url(&base, "sobjects")).await?;
+    Ok(g.sobjects
+        .into_iter()
+        .filter(|o| o.queryable && !o.deprecated_and_hidden)
+        .map(|o| ObjectMeta {
+            plural_label: if o.label_plural.is_empty() {
+                o.label.clone()
+            } else {
+                o.label_plural
+            },
+            label: o.label,
+            name: o.name,
+            custom: o.custom,
+            creatable: o.createable,
+        })
+        .collect())
 }
 
 #[cfg(test)]

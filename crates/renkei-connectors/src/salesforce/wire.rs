@@ -231,6 +231,27 @@ pub struct DescribeField {
     pub updateable: bool,
     pub defaulted_on_create: bool,
     pub picklist_values: Vec<PicklistValue>,
+    /// The objects a `reference` field points at.
+    pub reference_to: Vec<String>,
+}
+
+/// `GET /sobjects` ("Describe Global"): every sObject the org has, with the API user's rights.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DescribeGlobal {
+    pub sobjects: Vec<GlobalSObject>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GlobalSObject {
+    pub name: String,
+    pub label: String,
+    pub label_plural: String,
+    pub custom: bool,
+    pub createable: bool,
+    pub queryable: bool,
+    pub deprecated_and_hidden: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

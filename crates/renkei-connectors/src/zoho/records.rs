@@ -57,7 +57,7 @@ use crate::http::{HttpClient, HttpResponse, OutgoingRequest};
 use crate::people::{PersonObject, RemotePerson, text};
 use crate::records::{
     ActivityKind, CallDirection, FieldKind, FieldMeta, NewActivity, NewCompany, NewPerson,
-    PersonLookup, RecordRef,
+    ObjectMeta, PersonLookup, RecordRef,
 };
 use crate::registry::{Endpoints, join};
 use crate::{ConnectorError, Provider, Session};
@@ -66,8 +66,8 @@ use super::client::{self, classify, classify_error};
 use super::mapping;
 use super::people::{fields as person_fields, is_record_id};
 use super::wire::{
-    AccountRow, ActivityRow, ApiError, Field, FieldsResponse, Person, RecordsResponse,
-    WriteResponse,
+    AccountRow, ActivityRow, ApiError, Field, FieldsResponse, ModulesResponse, Person,
+    RecordsResponse, WriteResponse,
 };
 
 const P: Provider = Provider::ZohoCrm;
@@ -535,7 +535,20 @@ pub fn field_meta(f: Field) -> Option<FieldMeta> {
             Some((value, label))
         })
         .collect();
+    // An owner lookup points at the org's users; a multi-module lookup (`se_module`) at
+    // whichever module its companion field names, so at no one module.
+    let references = match provider_type.as_str() {
+        "ownerlookup" => vec!["users".to_owned()],
+        _ => f
+            .lookup
+            .and_then(|l| l.module)
+            .and_then(|m| text(m.api_name))
+            .filter(|m| m != "se_module")
+            .into_iter()
+            .collect(),
+    };
     Some(FieldMeta {
+        references,
         label: text(f.field_label)
             .or_else(|| text(f.display_label))
             .unwrap_or_else(|| name.clone()),
@@ -974,10 +987,51 @@ pub async fn describe_fields(
         return Ok(Vec::new());
     }
     if !resp.status.is_success() {
-        return Err(classify(&resp));
+        // Zoho names a module it does not have with a 400 `INVALID_MODULE`: the module is
+        // missing, not the input malformed.
+        return Err(match classify(&resp) {
+            ConnectorError::Invalid { code, .. } if code == "INVALID_MODULE" => {
+                ConnectorError::NotFound {
+                    provider: P.as_str(),
+                    what: format!("module {object}"),
+                }
+            }
+            other => other,
+        });
     }
     let body: FieldsResponse = resp.json(P.as_str())?;
     Ok(body.fields.into_iter().filter_map(field_meta).collect())
+}
+
+/// The modules the API can use: `GET /settings/modules`. Modules with `api_supported` false
+/// (some of Zoho's system modules) are left out.
+pub async fn list_objects(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+) -> Result<Vec<ObjectMeta>, ConnectorError> {
+    let url = join(&client::api_base(ep, s)?, "/settings/modules");
+    let resp = client::send(http, ep, s, OutgoingRequest::get(P.as_str(), url)).await?;
+    if !resp.status.is_success() {
+        return Err(classify(&resp));
+    }
+    let body: ModulesResponse = resp.json(P.as_str())?;
+    Ok(body
+        .modules
+        .into_iter()
+        .filter(|m| m.api_supported.unwrap_or(true))
+        .filter_map(|m| {
+            let name = text(m.api_name)?;
+            let plural = text(m.plural_label).unwrap_or_else(|| name.clone());
+            Some(ObjectMeta {
+                label: text(m.singular_label).unwrap_or_else(|| plural.clone()),
+                plural_label: plural,
+                custom: m.generated_type.as_deref() == Some("custom"),
+                creatable: m.creatable.unwrap_or(true),
+                name,
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -228,6 +228,47 @@ pub struct Field {
     pub read_only: Option<bool>,
     pub field_read_only: Option<bool>,
     pub pick_list_values: Option<Vec<PickListValue>>,
+    /// A lookup's target: `{"module": {"api_name": "Accounts"}, …}`. Multi-module lookups
+    /// name the pseudo-module `se_module`.
+    pub lookup: Option<FieldLookup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FieldLookup {
+    pub module: Option<LookupModule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LookupModule {
+    #[serde(deserialize_with = "lenient_text")]
+    pub api_name: Option<String>,
+}
+
+/// `GET /settings/modules`: `{"modules": [...]}`
+/// (https://www.zoho.com/crm/developer/docs/api/v8/module-meta.html).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ModulesResponse {
+    pub modules: Vec<Module>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Module {
+    #[serde(deserialize_with = "lenient_text")]
+    pub api_name: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
+    pub singular_label: Option<String>,
+    #[serde(deserialize_with = "lenient_text")]
+    pub plural_label: Option<String>,
+    /// `default` for Zoho's own modules, `custom` for an admin's.
+    #[serde(deserialize_with = "lenient_text")]
+    pub generated_type: Option<String>,
+    /// Whether the module can be used through the API at all (some system modules cannot).
+    pub api_supported: Option<bool>,
+    pub creatable: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

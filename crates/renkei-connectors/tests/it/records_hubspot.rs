@@ -849,10 +849,11 @@ async fn describe_fields_gives_kinds_and_options() {
         FieldKind::LongText
     );
 
+    // HubSpot's 400 "Unable to infer object type" says the type is missing: NotFound.
     let e = records::describe_fields(hs.http(), hs.ep(), hs.s(), "nonsense")
         .await
         .unwrap_err();
-    assert!(matches!(e, ConnectorError::Invalid { .. }), "{e:?}");
+    assert!(matches!(e, ConnectorError::NotFound { .. }), "{e:?}");
     let e = records::describe_fields(hs.http(), hs.ep(), hs.s(), "../x")
         .await
         .unwrap_err();

@@ -204,3 +204,72 @@ async fn a_group_commit_answers_each_request_as_if_alone() {
     assert_eq!(s.routing_stats(&acme).await.unwrap().total, 43);
     db.cleanup().await;
 }
+
+/// Routing jobs claimed together may run in any order; the events are routed in the order
+/// they were stored all the same, because a job routes its tenant's earlier pending events
+/// before its own (and so queues their deliveries first under a shared FIFO key).
+#[tokio::test]
+async fn a_routing_job_routes_the_earlier_events_of_its_tenant_first() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let acme = TenantId::parse("acme").unwrap();
+    s.put_tenant(&acme, "", "JP", "ja", "Asia/Tokyo", Millis(0))
+        .await
+        .unwrap();
+    accept_events(s, &acme, &events(&["e1", "e2", "e3"]), Millis(10))
+        .await
+        .unwrap();
+    let jobs = s
+        .claim_jobs("test", 10, Millis(60_000), Millis(20))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3);
+    let reg = registry();
+    let clock = ManualClock::at(30);
+    let run = async |i: usize| {
+        let ctx = renkei_engine::JobContext {
+            store: s,
+            job: &jobs[i],
+            clock: &clock,
+        };
+        reg.get("route_event").unwrap().run(ctx).await.unwrap()
+    };
+    let event = async |id: &str| {
+        s.get_event(&acme, &id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    // The second event's job runs first: it routes e1, then e2, and leaves e3 to its own job.
+    run(1).await;
+    for (id, status, runs) in [
+        ("e1", RoutingStatus::Routed, 1),
+        ("e2", RoutingStatus::Routed, 1),
+        ("e3", RoutingStatus::Pending, 0),
+    ] {
+        let e = event(id).await;
+        assert_eq!((e.routing_status, e.routing_runs), (status, runs), "{id}");
+    }
+    // The first event's job finds it routed and completes without routing it again.
+    run(0).await;
+    run(2).await;
+    for id in ["e1", "e2", "e3"] {
+        let e = event(id).await;
+        assert_eq!(
+            (e.routing_status, e.routing_runs),
+            (RoutingStatus::Routed, 1),
+            "{id}"
+        );
+    }
+    let stats = s.queue_stats().await.unwrap();
+    assert_eq!(
+        stats
+            .iter()
+            .filter(|x| x.count > 0)
+            .map(|x| (x.state, x.count))
+            .collect::<Vec<_>>(),
+        vec![(JobState::Succeeded, 3)]
+    );
+    db.cleanup().await;
+}

@@ -520,3 +520,82 @@ async fn heartbeats_keep_long_jobs_leased() {
     assert_eq!(log.runs.load(Ordering::SeqCst), 1);
     db.cleanup().await;
 }
+
+/// Jobs of kind `doomed` never run to the end here; their `on_abandoned` notes their `n`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Doomed {
+    n: i64,
+}
+
+static ABANDONED: Mutex<Vec<(i64, String)>> = Mutex::new(Vec::new());
+
+impl JobPayload for Doomed {
+    const KIND: &'static str = "doomed";
+    const VERSION: i64 = 1;
+    const MAX_ATTEMPTS: i64 = 2;
+
+    fn on_abandoned<'a>(
+        &'a self,
+        _store: &'a renkei_store::Store,
+        error: &'a str,
+        _now: Millis,
+    ) -> BoxFuture<'a, Result<(), renkei_store::StoreError>> {
+        ABANDONED.lock().unwrap().push((self.n, error.to_owned()));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A job whose every attempt's lease expired (its worker died each time) is declared dead by
+/// the runtime's reaper, which tells the payload, once, so that what mirrors the job (a
+/// delivery) does not stay "under way" forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaper_tells_a_payload_its_job_died() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let t0 = Millis::now().plus_ms(-60_000);
+    let id = s
+        .enqueue_one(&Doomed { n: 41 }.to_job(t0), t0)
+        .await
+        .unwrap();
+    // Two attempts, each claimed by a worker that dies: the first comes back, the second's
+    // lease runs out on the last attempt.
+    assert_eq!(
+        s.claim_jobs("dead", 1, t0.plus_ms(1), t0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.reap_expired_leases(t0.plus_ms(2)).await.unwrap().requeued,
+        1
+    );
+    assert_eq!(
+        s.claim_jobs("dead", 1, t0.plus_ms(4), t0.plus_ms(3))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let mut r = Registry::new();
+    r.register::<Doomed, _>(|_ctx, _d| -> BoxFuture<'_, _> {
+        Box::pin(async { panic!("a dead job never runs") })
+    });
+    let handle = Runtime::new(s.clone(), r, fast_config()).start();
+    wait_until("the reaper to tell the payload", async || {
+        ABANDONED.lock().unwrap().iter().any(|(n, _)| *n == 41)
+    })
+    .await;
+    handle.shutdown().await;
+    let told: Vec<_> = ABANDONED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| *n == 41)
+        .cloned()
+        .collect();
+    assert_eq!(told.len(), 1, "told once: {told:?}");
+    assert!(told[0].1.starts_with("lease expired"), "{told:?}");
+    assert_eq!(s.get_job(id).await.unwrap().unwrap().state, JobState::Dead);
+    db.cleanup().await;
+}

@@ -21,7 +21,7 @@ use renkei_engine::connect::{ConnectConfig, ConnectService, ImportTokens};
 use renkei_engine::jobs::BoxFuture;
 use renkei_engine::sync::{Progress, SyncOptions, SyncRunJob, SyncService};
 use renkei_engine::vault::{Target, Vault, VaultOptions};
-use renkei_engine::{Clock as _, JobPayload as _, Registry, Runtime, WorkerConfig};
+use renkei_engine::{Clock as _, JobPayload, Registry, Runtime, WorkerConfig};
 use renkei_store::people::{PeopleFilter, Person};
 use renkei_store::queue::JobState;
 use renkei_store::sync::SyncRun;
@@ -955,4 +955,44 @@ async fn hubspot_slices_handed_over_while_fetching_ahead_keep_every_page_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zoho_slices_handed_over_while_fetching_ahead_keep_every_page_once() {
     handed_over_slices_keep_every_page_once(Provider::ZohoCrm).await;
+}
+
+/// A run whose job the reaper declared dead (its worker died on every attempt) ends `failed`
+/// with `worker_lost`, so the connection's next run can start; told twice, nothing changes.
+#[tokio::test]
+async fn a_run_whose_job_died_fails_and_frees_the_connection() {
+    let p = Provider::Hubspot;
+    let h = seeded(p, 10).await;
+    let side = Side::new(&h, p, HttpConfig::default(), SyncOptions::default()).await;
+    let w = side
+        .worker(&h, side.store(), WorkerConfig::default(), None)
+        .await;
+    let run_id = side.start(&w).await;
+    let job = SyncRunJob { run_id };
+    let error = "lease expired: the worker crashed";
+    job.on_abandoned(side.store(), error, h.clock.now())
+        .await
+        .unwrap();
+    let run = side.store().get_sync_run(run_id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            run.status.as_str(),
+            run.error_code.as_deref(),
+            run.error.as_deref()
+        ),
+        ("failed", Some("worker_lost"), Some(error))
+    );
+    job.on_abandoned(side.store(), "again", h.clock.now())
+        .await
+        .unwrap();
+    let same = side.store().get_sync_run(run_id).await.unwrap().unwrap();
+    assert_eq!(
+        same.error.as_deref(),
+        Some(error),
+        "an ended run is left alone"
+    );
+    let next = w.sync.start(&side.tenant, p, None, "test").await.unwrap();
+    assert!(next.created, "the connection is free for a new run");
+    side.db.cleanup().await;
+    h.stop().await;
 }

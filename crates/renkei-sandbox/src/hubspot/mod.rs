@@ -332,6 +332,7 @@ impl Emulator for Hubspot {
                     .patch(objects::update)
                     .delete(objects::archive),
             )
+            .route("/crm/v3/schemas", get(props::schemas))
             .route(
                 "/crm/v3/properties/{ty}",
                 get(props::list).post(props::create),

@@ -91,6 +91,10 @@ impl PropDef {
         if self.hubspot_defined {
             v["hubspotDefined"] = json!(true);
         }
+        // HubSpot names what an external option list holds for owners only.
+        if self.name == "hubspot_owner_id" {
+            v["referencedObjectType"] = json!("OWNER");
+        }
         v
     }
 }
@@ -702,6 +706,14 @@ fn object(ty: &str) -> Result<ObjType, HsError> {
 pub struct ArchivedQuery {
     #[serde(default)]
     archived: Option<String>,
+}
+
+/// `GET /crm/v3/schemas`: the account's custom object definitions
+/// (https://developers.hubspot.com/docs/api/crm/crm-custom-objects). The emulated account has
+/// HubSpot's standard objects only, so the list is empty, as it is in a portal whose admin
+/// made none.
+pub async fn schemas(Extension(_ctx): Extension<Ctx>) -> Response {
+    axum::Json(json!({ "results": [] })).into_response()
 }
 
 pub async fn list(

@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod events;
 pub mod ops;
 pub mod people;
+pub mod schema;
 pub mod tenants;
 pub mod webhooks;
 
@@ -117,4 +118,12 @@ pub fn v1() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/people", get(people::list_people))
         .route("/v1/tenants/{tenant}/people/{id}", get(people::get_person))
         .route("/v1/tenants/{tenant}/changes", get(people::list_changes))
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/objects",
+            get(schema::list_objects),
+        )
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/objects/{object}/fields",
+            get(schema::list_fields),
+        )
 }

@@ -544,3 +544,43 @@ async fn a_failed_writeback_is_retried_to_success() {
     assert_eq!(page["deliveries"], json!([]));
     app.stop().await;
 }
+
+/// A delivery whose job died behind its handler's back (every attempt's lease expired: the
+/// worker crashed or was killed each time) is marked `dead` with the queue's reason, once,
+/// and can then be retried; it does not stay `pending` with no job left to run it.
+#[tokio::test]
+async fn a_delivery_whose_job_the_reaper_killed_is_dead_and_retryable() {
+    use renkei_engine::JobPayload;
+    use renkei_engine::deliver::DeliverJob;
+
+    let app = TestApp::start().await;
+    app.put_tenant("acme").await;
+    let s = &app.db.store;
+    let seq = event(s, "acme", "call-1").await;
+    let id = delivery(s, seq, "activity", None, None, 10).await;
+    let job = DeliverJob {
+        tenant: TenantId::parse("acme").unwrap(),
+        delivery_id: id,
+        record_key: None,
+    };
+    let error = "lease expired: the worker crashed, hung or lost its database connection";
+    job.on_abandoned(s, error, Millis(20)).await.unwrap();
+    let path = format!("/v1/tenants/acme/deliveries/{id}");
+    let (st, d) = app.send("GET", &path, None).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(
+        (&d["status"], &d["attempts"], &d["error"]),
+        (&json!("dead"), &json!(1), &json!(error))
+    );
+    // Told twice (two reapers), it is still one death.
+    job.on_abandoned(s, error, Millis(30)).await.unwrap();
+    let (_, again) = app.send("GET", &path, None).await;
+    assert_eq!(again["attempts"], 1, "{again}");
+    let (st, retried) = app.send("POST", &format!("{path}/retry"), None).await;
+    assert_eq!(
+        (st, &retried["status"]),
+        (202, &json!("pending")),
+        "{retried}"
+    );
+    app.stop().await;
+}

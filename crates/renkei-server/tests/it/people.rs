@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::TestApp;
 
 /// The sandbox's path segment for a provider.
-fn emulator(provider: &str) -> &'static str {
+pub fn emulator(provider: &str) -> &'static str {
     match provider {
         "hubspot" => "hubspot",
         "salesforce" => "salesforce",

@@ -298,3 +298,56 @@ async fn user_mappings_and_idle_connections() {
     assert!(!s.delete_connection(a).await.unwrap());
     db.cleanup().await;
 }
+
+/// The schema cache keeps one answer per connection and key, replaces it, and goes with its
+/// connection.
+#[tokio::test]
+async fn the_schema_cache_is_per_connection_and_goes_with_it() {
+    let (db, ring, tenant) = setup().await;
+    let s = &db.store;
+    let hs = grant(
+        s,
+        &ring,
+        ConnectionKey {
+            tenant: &tenant,
+            provider: "hubspot",
+            member: None,
+        },
+        "t1",
+        1_000,
+    )
+    .await;
+    let sf = grant(
+        s,
+        &ring,
+        ConnectionKey {
+            tenant: &tenant,
+            provider: "salesforce",
+            member: None,
+        },
+        "t2",
+        1_000,
+    )
+    .await;
+    assert_eq!(s.get_schema_cache(hs, "objects").await.unwrap(), None);
+    s.put_schema_cache(hs, "objects", "[1]", Millis(10))
+        .await
+        .unwrap();
+    s.put_schema_cache(hs, "fields:deals", "[2]", Millis(11))
+        .await
+        .unwrap();
+    s.put_schema_cache(sf, "objects", "[3]", Millis(12))
+        .await
+        .unwrap();
+    s.put_schema_cache(hs, "objects", "[4]", Millis(20))
+        .await
+        .unwrap();
+    let got = s.get_schema_cache(hs, "objects").await.unwrap().unwrap();
+    assert_eq!((got.body.as_str(), got.fetched_at), ("[4]", Millis(20)));
+    let got = s.get_schema_cache(sf, "objects").await.unwrap().unwrap();
+    assert_eq!(got.body, "[3]");
+    assert!(s.delete_connection(hs).await.unwrap());
+    assert_eq!(s.get_schema_cache(hs, "fields:deals").await.unwrap(), None);
+    assert!(s.get_schema_cache(sf, "objects").await.unwrap().is_some());
+    db.cleanup().await;
+}

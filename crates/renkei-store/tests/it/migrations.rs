@@ -4,12 +4,23 @@ use std::collections::BTreeMap;
 
 use renkei_store::testing::TestDb;
 
-/// Table → column → NOT NULL, read from a migration file. Good enough for our DDL, which keeps
-/// one column per line.
+/// Table → column → NOT NULL, read from a migration file, and each index as the table
+/// `index NAME` with its definition as the one column. Good enough for our DDL, which keeps one
+/// column per line and one index per line (whose syntax the two backends share).
 fn columns(sql: &str) -> BTreeMap<String, BTreeMap<String, bool>> {
     let mut out: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
     let mut table: Option<String> = None;
     for line in sql.lines().map(str::trim) {
+        if let Some(rest) = line
+            .strip_prefix("CREATE INDEX ")
+            .or_else(|| line.strip_prefix("CREATE UNIQUE INDEX "))
+        {
+            let name = rest.split_whitespace().next().unwrap().to_owned();
+            out.entry(format!("index {name}"))
+                .or_default()
+                .insert(line.to_owned(), line.starts_with("CREATE UNIQUE"));
+            continue;
+        }
         // `ALTER TABLE t ADD COLUMN c …` adds one column to an earlier table.
         if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
             let mut words = rest.split_whitespace();
@@ -58,10 +69,10 @@ fn sqlite_and_postgres_migrations_agree() {
         let pg = std::fs::read_to_string(format!("{dir}/postgres/{name}"))
             .unwrap_or_else(|_| panic!("migrations/postgres/{name} is missing"));
         let (a, b) = (columns(&lite), columns(&pg));
-        assert!(!a.is_empty(), "{name}: parsed no tables");
+        assert!(!a.is_empty(), "{name}: parsed no tables and no indexes");
         assert_eq!(
             a, b,
-            "{name}: tables, columns or NOT NULL differ between backends"
+            "{name}: tables, columns, NOT NULL or indexes differ between backends"
         );
     }
 }

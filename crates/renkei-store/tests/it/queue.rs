@@ -321,6 +321,22 @@ async fn exhausted_jobs_with_expired_leases_die() {
     s.claim_jobs("w", 1, Millis(100), Millis(0)).await.unwrap();
     let report = s.reap_expired_leases(Millis(101)).await.unwrap();
     assert_eq!((report.requeued, report.dead), (0, 1));
+    let job = keyed(1, "k", 1);
+    assert_eq!(
+        report
+            .dead_jobs
+            .iter()
+            .map(|j| (j.id, j.kind.as_str(), j.payload.as_str(), j.payload_version))
+            .collect::<Vec<_>>(),
+        [(
+            id,
+            job.kind.as_str(),
+            job.payload.as_str(),
+            job.payload_version
+        )],
+        "the report names the job it killed, for the runtime to tell its handler"
+    );
+    assert!(report.dead_jobs[0].error.starts_with("lease expired"));
     assert_eq!(state(s, id).await, JobState::Dead);
     assert_eq!(
         state(s, next).await,

@@ -1,7 +1,12 @@
-//! Write-back under chaos (issue 6): 5,000 call events to Salesforce and HubSpot while the
+//! Write-back under chaos (issue 6): 5,000 mixed events to Salesforce and HubSpot while the
 //! emulators fail requests, rate-limit them and drop connections after doing the work, and
-//! `renkei serve` is killed with SIGKILL half-way. After the restart every delivery must
-//! succeed and each emulator must hold exactly one record or activity per intended write.
+//! `renkei serve` is killed with SIGKILL part-way. Each tenant gets calls (from known people
+//! and from unknown numbers) and their transcripts; the Salesforce tenant also gets meeting
+//! reports (known people by email, and new customers who become Leads), the HubSpot tenant
+//! bookings (guests of a few companies who spell their company's name two ways; each company
+//! and contact created once and associated).
+//! After the restart every delivery must succeed and each emulator must hold exactly one
+//! record or activity per intended write.
 //!
 //! The emulators run in a separate `renkei sandbox` process, so they keep their records when
 //! renkei dies. Salesforce answers rate limits with its daily-limit 403 (it has no 429), which
@@ -17,11 +22,20 @@ use serde_json::{Value, json};
 use crate::support::{Server, create_key, eventually, serve};
 use crate::sync::Sandbox;
 
-/// Events per tenant: calls from known people, calls from unknown numbers, transcripts.
-const KNOWN_CALLS: usize = 1_500;
-const UNKNOWN_CALLS: usize = 500;
+/// Events per tenant: calls from known people, calls from unknown numbers, transcripts, and
+/// meeting reports (Salesforce) or bookings (HubSpot).
+const KNOWN_CALLS: usize = 1_200;
+const UNKNOWN_CALLS: usize = 400;
 const UNKNOWN_NUMBERS: usize = 100;
-const TRANSCRIPTS: usize = 500;
+const TRANSCRIPTS: usize = 400;
+const MEETINGS: usize = 500;
+const BOOKINGS: usize = 500;
+/// Meeting reports alternate between imported people (found by email) and these new
+/// customers, each of whom must become exactly one Lead.
+const NEW_CUSTOMERS: usize = 50;
+/// Booking guests, and the companies they work at (consecutive guests at different ones).
+const GUESTS: usize = 100;
+const GUEST_COMPANIES: usize = 25;
 
 struct Tenant {
     name: &'static str,
@@ -56,9 +70,83 @@ fn started_at(i: usize) -> String {
     )
 }
 
-/// The events of one tenant, known callers' numbers given.
-fn events(tenant: &str, known: &[String]) -> Vec<Value> {
-    let mut out = Vec::new();
+/// Someone the Salesforce tenant's CRM knows: an imported person with an email address.
+struct Known {
+    name: String,
+    company: String,
+    email: String,
+}
+
+fn new_customer_email(n: usize) -> String {
+    format!("shinki{n:02}@shinki{n:02}.example.jp")
+}
+
+fn meeting_title(i: usize) -> String {
+    format!("定例 sf-mt-{i}")
+}
+
+/// Meeting report `i`: even ones for an imported person, odd ones for a new customer.
+fn meeting(i: usize, known: &[Known]) -> Value {
+    let customer = if i.is_multiple_of(2) {
+        let k = (i / 2) % known.len();
+        let p = &known[k];
+        json!({"id": format!("sf-known-{k}"), "name": p.name, "company": p.company,
+            "email": p.email})
+    } else {
+        let n = (i / 2) % NEW_CUSTOMERS;
+        json!({"id": format!("sf-new-{n}"), "name": format!("新規 顧客{n:02}"),
+            "company": format!("新規商事{n:02}"), "email": new_customer_email(n)})
+    };
+    json!({"id": format!("sf-mt-{i}"), "type": "meeting.report_ready",
+        "occurred_at": "2026-11-21T11:00:00+09:00",
+        "data": {"meeting_id": format!("sf-mt-{i}"), "title": meeting_title(i),
+            "body": format!("議事録 sf-mt-{i}"), "held_at": started_at(i),
+            "customer": customer}})
+}
+
+fn guest_email(g: usize) -> String {
+    format!("guest{g:03}@{}", guest_domain(g % GUEST_COMPANIES))
+}
+
+fn guest_domain(c: usize) -> String {
+    format!("co{c:02}.example.jp")
+}
+
+/// Guest `g`'s company as they typed it: every other guest of a company names its branch, so
+/// the company is one only because bookings are keyed and matched by its domain.
+fn guest_company(g: usize) -> String {
+    let c = g % GUEST_COMPANIES;
+    if (g / GUEST_COMPANIES).is_multiple_of(2) {
+        format!("予約商事{c:02}")
+    } else {
+        format!("予約商事{c:02} 東京支社")
+    }
+}
+
+/// The `sales` calendar's mapping: the company by the guest's company and email domain, the
+/// contact by email and the form's names.
+fn booking_mapping() -> Value {
+    json!({
+        "company": {"name": "{{ guest.company }}", "domain": "{{ guest.email }}"},
+        "contact": {"email": "{{ guest.email }}", "lastname": "{{ answers.last_name }}",
+            "firstname": "{{ answers.first_name }}"},
+    })
+}
+
+fn booking(i: usize) -> Value {
+    let g = i % GUESTS;
+    json!({"id": format!("hs-bk-{i}"), "type": "booking.completed",
+        "occurred_at": "2026-11-21T11:00:00+09:00",
+        "data": {"booking_id": format!("hs-bk-{i}"), "calendar_id": "sales",
+            "starts_at": "2026-11-25T10:00:00+09:00", "ends_at": "2026-11-25T10:30:00+09:00",
+            "guest": {"name": format!("予約 ゲスト{g:03}"), "email": guest_email(g),
+                "company": guest_company(g)},
+            "answers": {"last_name": "予約", "first_name": format!("ゲスト{g:03}")}}})
+}
+
+/// The events of one tenant, known callers' numbers given: calls with the tenant's meeting
+/// reports or bookings spread among them, then the transcripts.
+fn events(tenant: &str, known: &[String], others: Vec<Value>) -> Vec<Value> {
     let call = |i: usize, phone: &str| {
         json!({"id": format!("{tenant}-call-{i}"), "type": "call.ended",
             "occurred_at": "2026-11-21T10:00:00+09:00",
@@ -66,12 +154,24 @@ fn events(tenant: &str, known: &[String]) -> Vec<Value> {
                 "customer_phone": phone, "duration_seconds": 30 + i % 600,
                 "started_at": started_at(i)}})
     };
+    let mut calls = Vec::new();
     for i in 0..KNOWN_CALLS {
-        out.push(call(i, &known[i % known.len()]));
+        calls.push(call(i, &known[i % known.len()]));
     }
     for i in KNOWN_CALLS..KNOWN_CALLS + UNKNOWN_CALLS {
-        out.push(call(i, &unknown_number(i % UNKNOWN_NUMBERS)));
+        calls.push(call(i, &unknown_number(i % UNKNOWN_NUMBERS)));
     }
+    let mut out = Vec::new();
+    let mut others = others.into_iter();
+    let (n_calls, n_others) = (calls.len(), others.len());
+    for (c, call) in calls.into_iter().enumerate() {
+        out.push(call);
+        // Other event `o` goes after call `o * n_calls / n_others`, so they spread evenly.
+        while out.len() - c - 1 < n_others && (out.len() - c - 1) * n_calls <= c * n_others {
+            out.extend(others.next());
+        }
+    }
+    out.extend(others);
     // Transcripts of the first calls of both kinds, posted after every call.
     for t in 0..TRANSCRIPTS {
         let i = if t % 2 == 0 { t } else { KNOWN_CALLS + t };
@@ -258,10 +358,13 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
             runs["runs"][0]["status"] == "succeeded"
         })
         .await;
-        let create = if t.provider == "salesforce" {
-            "lead"
+        let settings = if t.provider == "salesforce" {
+            json!({"call_logging": {"enabled": true, "create_unknown": "lead"},
+                "meeting_notes": {"enabled": true}})
         } else {
-            "contact"
+            json!({"call_logging": {"enabled": true, "create_unknown": "contact"},
+                "booking_capture": {"enabled": true,
+                    "calendars": {"sales": booking_mapping()}}})
         };
         send(
             &http,
@@ -269,7 +372,7 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
             &key,
             "PUT",
             &format!("{conn}/settings"),
-            Some(json!({"call_logging": {"enabled": true, "create_unknown": create}})),
+            Some(settings),
         )
         .await;
         let people = send(
@@ -281,9 +384,8 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
             None,
         )
         .await;
-        let known: Vec<String> = people["people"]
-            .as_array()
-            .unwrap()
+        let people = people["people"].as_array().unwrap();
+        let known: Vec<String> = people
             .iter()
             .filter_map(|p| {
                 p["phones"]
@@ -294,8 +396,28 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
                     .map(str::to_owned)
             })
             .collect();
-        assert!(known.len() > 50, "the import brought callers: {people}");
-        all_events.push((t.name, events(t.name, &known)));
+        assert!(known.len() > 50, "the import brought callers: {people:?}");
+        let others = if t.provider == "salesforce" {
+            let by_email: Vec<Known> = people
+                .iter()
+                .filter(|p| p["visible"] == true)
+                .filter_map(|p| {
+                    Some(Known {
+                        name: p["name"]
+                            .as_str()
+                            .filter(|n| !n.trim().is_empty())?
+                            .to_owned(),
+                        company: p["company"].as_str().unwrap_or_default().to_owned(),
+                        email: p["emails"][0].as_str()?.to_owned(),
+                    })
+                })
+                .collect();
+            assert!(by_email.len() > 50, "the import brought people with email");
+            (0..MEETINGS).map(|i| meeting(i, &by_email)).collect()
+        } else {
+            (0..BOOKINGS).map(booking).collect()
+        };
+        all_events.push((t.name, events(t.name, &known, others)));
     }
 
     eprintln!("chaos: imported and set up after {:?}", started.elapsed());
@@ -321,8 +443,8 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
         )
         .await;
 
-    // Calls first, then transcripts, in batches; the server is killed once a third of the
-    // deliveries are written.
+    // Calls with the meetings or bookings among them, then transcripts, in batches; the server
+    // is killed once a third of the deliveries are written.
     for (name, events) in &all_events {
         for chunk in events.chunks(250) {
             send(
@@ -350,7 +472,9 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
     eprintln!("chaos: SIGKILL after {:?}", started.elapsed());
     server.kill().await;
     let server = serve(&db, &args).await;
-    eventually("every delivery to end", 600, async || {
+    // A ceiling, not a target: the retries' backoffs set the pace, and a loaded machine
+    // stretches them.
+    eventually("every delivery to end", 900, async || {
         let mut ended = 0;
         for t in ["sf", "hs"] {
             let c = counts(&db, t).await;
@@ -393,12 +517,20 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
         UNKNOWN_NUMBERS,
         KNOWN_CALLS + UNKNOWN_CALLS,
         UNKNOWN_NUMBERS,
+        MEETINGS,
+        NEW_CUSTOMERS,
+        GUEST_COMPANIES,
+        GUESTS,
     ];
     for (i, what) in [
         "Salesforce call Tasks",
         "Salesforce Leads of unknown numbers",
         "HubSpot calls",
         "HubSpot contacts of unknown numbers",
+        "Salesforce meeting Notes",
+        "Salesforce Leads of new meeting customers",
+        "HubSpot companies of booking guests",
+        "HubSpot contacts of booking guests",
     ]
     .into_iter()
     .enumerate()
@@ -412,6 +544,8 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
     }
     check_transcripts("sf", &after.sf_bodies);
     check_transcripts("hs", &after.hs_bodies);
+    check_meeting_notes(&after);
+    check_bookings(&http, &tenants[1], &origin, &after).await;
 
     let status = server.terminate().await;
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
@@ -423,10 +557,34 @@ async fn deliveries_survive_faults_and_sigkill_exactly_once() {
 /// What the emulators hold of the kinds renkei writes here.
 struct Holdings {
     /// Salesforce call Tasks, Leads of unknown numbers, HubSpot calls, contacts of unknown
-    /// numbers.
-    counts: [usize; 4],
+    /// numbers, Salesforce meeting Notes, Leads of new meeting customers, HubSpot companies and
+    /// contacts of booking guests.
+    counts: [usize; 8],
     sf_bodies: Vec<String>,
     hs_bodies: Vec<String>,
+    /// Meeting Notes by title: the ids of their parents.
+    sf_notes: BTreeMap<String, Vec<String>>,
+    /// The Leads of new meeting customers: email to ids.
+    sf_new_leads: BTreeMap<String, Vec<String>>,
+    /// Booking guests' companies by domain and contacts by email: their ids.
+    hs_companies: BTreeMap<String, Vec<String>>,
+    hs_contacts: BTreeMap<String, Vec<String>>,
+}
+
+/// Groups the ids of `records` under `key(record)` where it is one of `wanted`.
+fn ids_by(
+    records: &[Value],
+    wanted: &HashSet<String>,
+    key: impl Fn(&Value) -> Option<String>,
+    id: impl Fn(&Value) -> String,
+) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in records {
+        if let Some(k) = key(r).filter(|k| wanted.contains(k)) {
+            out.entry(k).or_default().push(id(r));
+        }
+    }
+    out
 }
 
 async fn holdings(http: &reqwest::Client, tenants: &[Tenant], origin: &str) -> Holdings {
@@ -445,9 +603,40 @@ async fn holdings(http: &reqwest::Client, tenants: &[Tenant], origin: &str) -> H
         "SELECT Id, Description, WhoId FROM Task WHERE TaskSubtype = 'Call'",
     )
     .await;
-    let leads = vendor_all(http, sf, origin, "SELECT Id, Phone FROM Lead").await;
+    let leads = vendor_all(http, sf, origin, "SELECT Id, Phone, Email FROM Lead").await;
+    let notes = vendor_all(http, sf, origin, "SELECT Id, Title, ParentId FROM Note").await;
     let calls = vendor_all(http, hs, origin, "calls?properties=hs_call_body").await;
-    let contacts = vendor_all(http, hs, origin, "contacts?properties=phone").await;
+    let contacts = vendor_all(http, hs, origin, "contacts?properties=phone,email").await;
+    let companies = vendor_all(http, hs, origin, "companies?properties=name,domain").await;
+
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let sf_id = |r: &Value| r["Id"].as_str().unwrap().to_owned();
+    let hs_id = |r: &Value| r["id"].as_str().unwrap().to_owned();
+    let sf_notes = ids_by(
+        &notes,
+        &(0..MEETINGS).map(meeting_title).collect(),
+        |n| text(&n["Title"]),
+        |n| n["ParentId"].as_str().unwrap_or_default().to_owned(),
+    );
+    let sf_new_leads = ids_by(
+        &leads,
+        &(0..NEW_CUSTOMERS).map(new_customer_email).collect(),
+        |l| text(&l["Email"]).map(|e| e.to_lowercase()),
+        sf_id,
+    );
+    let hs_companies = ids_by(
+        &companies,
+        &(0..GUEST_COMPANIES).map(guest_domain).collect(),
+        |c| text(&c["properties"]["domain"]),
+        hs_id,
+    );
+    let hs_contacts = ids_by(
+        &contacts,
+        &(0..GUESTS).map(guest_email).collect(),
+        |c| text(&c["properties"]["email"]).map(|e| e.to_lowercase()),
+        hs_id,
+    );
+    let total = |m: &BTreeMap<String, Vec<String>>| m.values().map(Vec::len).sum::<usize>();
     Holdings {
         counts: [
             tasks.len(),
@@ -457,6 +646,10 @@ async fn holdings(http: &reqwest::Client, tenants: &[Tenant], origin: &str) -> H
                 .iter()
                 .filter(|c| is_unknown(&c["properties"]["phone"]))
                 .count(),
+            total(&sf_notes),
+            total(&sf_new_leads),
+            total(&hs_companies),
+            total(&hs_contacts),
         ],
         sf_bodies: tasks
             .iter()
@@ -466,6 +659,65 @@ async fn holdings(http: &reqwest::Client, tenants: &[Tenant], origin: &str) -> H
             .iter()
             .filter_map(|c| c["properties"]["hs_call_body"].as_str().map(str::to_owned))
             .collect(),
+        sf_notes,
+        sf_new_leads,
+        hs_companies,
+        hs_contacts,
+    }
+}
+
+/// Each meeting's Note exists once, and a new customer's is on the one Lead created for them.
+fn check_meeting_notes(h: &Holdings) {
+    for i in 0..MEETINGS {
+        let title = meeting_title(i);
+        let parents = h.sf_notes.get(&title).map_or(&[][..], Vec::as_slice);
+        assert_eq!(parents.len(), 1, "{title}: one Note");
+        if i % 2 == 1 {
+            let email = new_customer_email((i / 2) % NEW_CUSTOMERS);
+            assert_eq!(
+                h.sf_new_leads.get(&email).map(Vec::as_slice),
+                Some(parents),
+                "{title}: on the Lead of {email}"
+            );
+        }
+    }
+}
+
+/// Each booking guest is one contact, associated with the one company of their domain,
+/// however they spelled its name.
+async fn check_bookings(http: &reqwest::Client, hs: &Tenant, origin: &str, h: &Holdings) {
+    let token = hs.tokens["access_token"].as_str().unwrap();
+    for g in 0..GUESTS {
+        let email = guest_email(g);
+        let company = guest_domain(g % GUEST_COMPANIES);
+        let (Some([contact]), Some([company_id])) = (
+            h.hs_contacts.get(&email).map(Vec::as_slice),
+            h.hs_companies.get(&company).map(Vec::as_slice),
+        ) else {
+            panic!("{email} at {company}: one contact and one company");
+        };
+        let assoc: Value = http
+            .get(format!(
+                "{origin}/sandbox/hubspot/crm/v4/objects/contacts/{contact}/associations/companies"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let to: Vec<String> = assoc["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{email}: {assoc}"))
+            .iter()
+            .map(|a| a["toObjectId"].to_string().trim_matches('"').to_owned())
+            .collect();
+        assert_eq!(
+            to,
+            std::slice::from_ref(company_id),
+            "{email}: associated with {company}"
+        );
     }
 }
 
