@@ -434,6 +434,18 @@ impl Connectors {
         records_call!(self, p, list_objects(s))
     }
 
+    /// A record picker's live search of one object. `fields` are the object's described
+    /// fields (the engine keeps them cached), from which each provider picks what to select.
+    pub async fn search_records(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        q: &records::RecordQuery,
+        fields: &[records::FieldMeta],
+    ) -> Result<Vec<records::FoundRecord>, ConnectorError> {
+        records_call!(self, p, search_records(s, q, fields))
+    }
+
     /// An object's fields with their types.
     pub async fn describe_fields(
         &self,

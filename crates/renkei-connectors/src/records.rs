@@ -19,6 +19,7 @@
 //! | `update_record` | set fields of any record (the deal's room URL) |
 //! | `describe_fields` | an object's fields with their types, for validating settings |
 //! | `list_objects` | the objects (sObjects, object types, modules) the API user can work with |
+//! | `search_records` | a record picker's live search of one object by name and/or relation |
 //!
 //! **Exactly once.** A write may fail ambiguously (timeout, connection dropped after sending:
 //! [`ConnectorError::may_have_been_sent`]). Before writing again the engine asks
@@ -241,4 +242,55 @@ pub struct ObjectMeta {
     pub custom: bool,
     /// Whether the API user may create records of it.
     pub creatable: bool,
+}
+
+/// A record picker's live search (PRODUCT.md 4.1: a deal to link a room to; the contacts of the
+/// deal's company as room guests; an account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordQuery {
+    /// The object's API name, as [`ObjectMeta::name`] gives it.
+    pub object: String,
+    /// Text the record's name contains (Salesforce, HubSpot's `query`) or starts with (Zoho
+    /// with a relation); `None` lists records without a text condition.
+    pub text: Option<String>,
+    /// Only records related to this one: a Contact of an Account, a Deal of a company.
+    pub related: Option<Relation>,
+    /// At most this many records, 1 to [`RECORD_QUERY_MAX`].
+    pub limit: usize,
+}
+
+/// The most records one picker search answers: the smallest of the providers' page sizes
+/// (HubSpot search: 200, Zoho: 200; a SOQL query has no such limit).
+pub const RECORD_QUERY_MAX: usize = 200;
+
+/// "Related to this record", for [`RecordQuery::related`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    /// The lookup field of the searched object that points at `record` (Salesforce
+    /// `AccountId`, Zoho `Account_Name`), chosen by the engine from the object's fields.
+    /// HubSpot relates records by association rather than by a field and ignores it.
+    pub field: Option<String>,
+    pub record: RecordRef,
+}
+
+/// One record a picker offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundRecord {
+    pub id: String,
+    /// What the CRM shows as the record's name (a person's full name, an account's name, a
+    /// deal's name, a task's subject).
+    pub name: String,
+    /// The few further fields a picker shows beside the name (email, website, stage, amount),
+    /// by their API names, as the provider gave them; absent fields are left out.
+    pub fields: Map<String, Value>,
+}
+
+/// The names of `wanted` that `fields` has, in the order of `wanted`: a search selects only
+/// fields the object has, since every provider refuses a query naming an unknown one.
+pub fn present<'a>(fields: &[FieldMeta], wanted: &[&'a str]) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .copied()
+        .filter(|w| fields.iter().any(|f| f.name == *w))
+        .collect()
 }

@@ -7,9 +7,14 @@
 //! provider again when the caller says `refresh`, or when the cached answer is older than
 //! [`MAX_AGE`]. A CRM admin who adds a field sees it within that time without anyone asking.
 //! An object the provider does not know is not cached, so it is found once it is created.
+//!
+//! **Record pickers** ([`records`]) search live, never from a cache: an admin choosing a deal
+//! expects the one created a minute ago. The search selects fields by the object's cached
+//! field list, and a relation ("the contacts of this account") is resolved to the lookup field
+//! that points at the related object ([`relation_field`]).
 
 use renkei_connectors::Provider;
-use renkei_connectors::records::{FieldMeta, ObjectMeta};
+use renkei_connectors::records::{FieldKind, FieldMeta, FoundRecord, ObjectMeta, RecordQuery};
 use renkei_core::{Millis, TenantId};
 use renkei_store::connections::ConnectionKey;
 use serde::Serialize;
@@ -76,6 +81,60 @@ pub async fn fields(
             .await
     })
     .await
+}
+
+/// The lookup field of an object (described by `fields`) that points at `related`, an object
+/// API name: Salesforce `AccountId` on a Contact for `Account`, Zoho `Account_Name` on
+/// Contacts for `Accounts`. Where several do, the one named after the object (`AccountId`)
+/// wins, then the first. HubSpot relates records by association, not by a field: `None` is
+/// the answer there, and the search filters by association instead.
+pub fn relation_field(provider: Provider, fields: &[FieldMeta], related: &str) -> Option<String> {
+    if provider == Provider::Hubspot {
+        return None;
+    }
+    let candidates: Vec<&FieldMeta> = fields
+        .iter()
+        .filter(|f| {
+            f.kind == FieldKind::Reference
+                && f.references.iter().any(|r| r.eq_ignore_ascii_case(related))
+        })
+        .collect();
+    candidates
+        .iter()
+        .find(|f| f.name == format!("{related}Id"))
+        .or(candidates.first())
+        .map(|f| f.name.clone())
+}
+
+/// Whether [`records`] can relate `object`'s records to `related`'s: always on HubSpot, where
+/// any two records may be associated; elsewhere when [`relation_field`] finds a field.
+pub fn can_relate(provider: Provider, fields: &[FieldMeta], related: &str) -> bool {
+    provider == Provider::Hubspot || relation_field(provider, fields, related).is_some()
+}
+
+/// A record picker's live search on the tenant's connection to `provider`. `fields` are the
+/// object's fields ([`fields`]); a relation's field is filled in here.
+pub async fn records(
+    vault: &Vault,
+    tenant: &TenantId,
+    provider: Provider,
+    mut q: RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<Vec<FoundRecord>, VaultError> {
+    if let Some(rel) = &mut q.related
+        && rel.field.is_none()
+    {
+        rel.field = relation_field(provider, fields, &rel.record.object);
+    }
+    let connectors = vault.connectors();
+    let q = &q;
+    vault
+        .call(&Target::tenant(tenant, provider), |a| async move {
+            connectors
+                .search_records(provider, a.session(), q, fields)
+                .await
+        })
+        .await
 }
 
 /// The cached answer under `key`, unless `refresh` or stale; else `ask`'s, cached.

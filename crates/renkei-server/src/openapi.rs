@@ -26,7 +26,7 @@ use crate::routes::{connections, deliveries, events, ops, people, schema, tenant
         people::get_settings, people::put_settings, people::post_sync_run,
         people::list_sync_runs, people::get_sync_run, people::list_people, people::get_person,
         people::list_changes,
-        schema::list_objects, schema::list_fields,
+        schema::list_objects, schema::list_fields, schema::list_records,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),

@@ -3,6 +3,12 @@
 //! notes, tasks, emails, meetings) written, found again and appended to, any record's
 //! properties set, and property definitions read as field metadata.
 //!
+//! **Record pickers.** [`search_records`] is one search request: the text as `query` (HubSpot
+//! matches it against the object's default searchable properties: a contact's names, email
+//! and phone, a company's name and domain, a deal's name), the relation as the
+//! `associations.{type} EQ {id}` pseudo-filter, newest first. A contact's name is built from
+//! `lastname` and `firstname` the way renkei shows names ("山田 太郎", "Taro Yamada").
+//!
 //! The APIs: CRM v3 objects (`POST /crm/v3/objects/{type}`, `PATCH …/{id}`,
 //! https://developers.hubspot.com/docs/api/crm/understanding-the-crm), search
 //! (`POST /crm/v3/objects/{type}/search`, https://developers.hubspot.com/docs/api/crm/search),
@@ -46,8 +52,8 @@ use url::Url;
 use crate::http::{HttpClient, OutgoingRequest};
 use crate::people::{PersonObject, RemotePerson};
 use crate::records::{
-    ActivityKind, CallDirection, FieldKind, FieldMeta, NewActivity, NewCompany, NewPerson,
-    ObjectMeta, PersonLookup, RecordRef,
+    ActivityKind, CallDirection, FieldKind, FieldMeta, FoundRecord, NewActivity, NewCompany,
+    NewPerson, ObjectMeta, PersonLookup, RecordQuery, RecordRef, present,
 };
 use crate::registry::{Endpoints, join};
 use crate::{ConnectorError, Provider, Session};
@@ -1050,6 +1056,116 @@ pub async fn list_objects(
         }
     }));
     Ok(out)
+}
+
+/// The properties that make up a record's name, by object, and the further ones a picker
+/// shows, where the object has them. Custom objects show `name` when they have one.
+fn picker_properties(object: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match object {
+        "contacts" => (
+            &["lastname", "firstname"],
+            &["email", "phone", "company", "jobtitle"],
+        ),
+        "companies" => (&["name"], &["domain", "city"]),
+        "deals" => (&["dealname"], &["dealstage", "amount", "closedate"]),
+        "tickets" => (&["subject"], &["hs_pipeline_stage"]),
+        "calls" => (&["hs_call_title"], &["hs_timestamp"]),
+        "meetings" => (&["hs_meeting_title"], &["hs_timestamp"]),
+        "tasks" => (&["hs_task_subject"], &["hs_timestamp"]),
+        "emails" => (&["hs_email_subject"], &["hs_timestamp"]),
+        "notes" => (&["hs_note_body"], &["hs_timestamp"]),
+        _ => (&["name"], &[]),
+    }
+}
+
+/// The search body of [`search_records`] for `object` (a v3 path name).
+fn records_search_body(
+    object: &str,
+    q: &RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<Value, ConnectorError> {
+    let (name, more) = picker_properties(object);
+    let mut properties = present(fields, name);
+    properties.extend(present(fields, more));
+    let mut body = json!({
+        "properties": properties,
+        "limit": q.limit.clamp(1, crate::records::RECORD_QUERY_MAX),
+    });
+    // Newest first. Contacts name their modification time `lastmodifieddate`, the other
+    // objects `hs_lastmodifieddate`; sort by whichever the object has.
+    if let Some(sort) = present(fields, &["hs_lastmodifieddate", "lastmodifieddate"]).first() {
+        body["sorts"] = json!([{"propertyName": sort, "direction": "DESCENDING"}]);
+    }
+    if let Some(t) = text_of(q.text.as_deref()) {
+        body["query"] = Value::String(t.to_owned());
+    }
+    if let Some(rel) = &q.related {
+        let to = object_path(&rel.record.object, "related_to")?;
+        // The pseudo-property names the singular of a standard object ("associations.company"
+        // in the search guide), a custom object by its type id.
+        let to = match to.as_str() {
+            "companies" => "company".to_owned(),
+            other => other.strip_suffix('s').unwrap_or(other).to_owned(),
+        };
+        let id = record_id(&rel.record.id, "related_to")?;
+        body["filterGroups"] =
+            json!([{"filters": [filter(&format!("associations.{to}"), "EQ", id)]}]);
+    }
+    Ok(body)
+}
+
+/// A record's name from its properties: a contact's family and given names in renkei's order,
+/// else the object's name property.
+fn record_name(object: &str, o: &SimpleObject) -> String {
+    let (name, _) = picker_properties(object);
+    if object == "contacts" {
+        return renkei_core::matching::name::display_name(
+            o.prop("lastname").as_deref(),
+            o.prop("firstname").as_deref(),
+        )
+        .or_else(|| o.prop("email"))
+        .unwrap_or_default();
+    }
+    name.iter().find_map(|n| o.prop(n)).unwrap_or_default()
+}
+
+/// A record picker's search: `POST /crm/v3/objects/{object}/search` (see the module doc).
+/// `fields` are the object's properties.
+pub async fn search_records(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    q: &RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<Vec<FoundRecord>, ConnectorError> {
+    let object = object_path(&q.object, "object")?;
+    let body = records_search_body(&object, q, fields)?;
+    let url = join(&ep.api, &format!("/crm/v3/objects/{object}/search"));
+    pace_search(s).await;
+    let page: ObjectPage<SimpleObject> =
+        send_json(http, ep, s, Method::POST, url, body, true).await?;
+    let (name, _) = picker_properties(&object);
+    Ok(page
+        .results
+        .into_iter()
+        .map(|o| {
+            let display = record_name(&object, &o);
+            let mut props = o.properties.clone();
+            props.retain(|k, v| {
+                !v.is_null()
+                    && !name.contains(&k.as_str())
+                    && k != "hs_object_id"
+                    && k != "createdate"
+                    && k != "lastmodifieddate"
+                    && k != "hs_lastmodifieddate"
+            });
+            FoundRecord {
+                id: o.id,
+                name: display,
+                fields: props,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -39,6 +39,13 @@
 //! The oldest match is the answer (`ORDER BY CreatedDate, Id`). Only live records are searched:
 //! an activity a user deleted is not found again.
 //!
+//! **Record pickers.** [`search_records`] is one SOQL query: the object's name field `LIKE
+//! '%text%'` (case-insensitive in SOQL; `%` and `_` in the text escaped with a backslash), the
+//! relation as `{lookup field} = '{id}'`, converted Leads left out, ordered by name. The name
+//! field is `Name` where the object has one (every custom object does), else `Subject`
+//! (activities) or `CaseNumber`. A Lead's or Contact's name is shown from `LastName` and
+//! `FirstName` in renkei's order, since `Name` follows the org's locale.
+//!
 //! **Retries.** Creates are POSTs that Salesforce does not deduplicate, so they are never
 //! repeated by the HTTP layer; the engine calls `find_activity` (or `find_people` /
 //! `find_company`) after an ambiguous failure. PATCHes set absolute values and may be repeated.
@@ -51,8 +58,8 @@ use url::Url;
 use crate::http::{HttpClient, HttpResponse, OutgoingRequest};
 use crate::people::{PersonObject, RemotePerson, text};
 use crate::records::{
-    ActivityKind, CallDirection, FieldKind, FieldMeta, NewActivity, NewCompany, NewPerson,
-    ObjectMeta, PersonLookup, RecordRef,
+    ActivityKind, CallDirection, FieldKind, FieldMeta, FoundRecord, NewActivity, NewCompany,
+    NewPerson, ObjectMeta, PersonLookup, RecordQuery, RecordRef, present,
 };
 use crate::registry::{Endpoints, join};
 use crate::{ConnectorError, Provider, Session};
@@ -1030,6 +1037,134 @@ pub async fn list_objects(
         .collect())
 }
 
+/// The field Salesforce shows as an object's record name, among `fields`: `Name` on most
+/// objects and on every custom object, `Subject` on activities, `CaseNumber` on Cases.
+pub fn name_field(fields: &[FieldMeta]) -> Option<&'static str> {
+    present(fields, &["Name", "Subject", "CaseNumber"])
+        .first()
+        .copied()
+}
+
+/// The fields a picker shows beside the name, where the object has them.
+const PICKER_FIELDS: &[&str] = &[
+    "Email",
+    "Phone",
+    "Company",
+    "Title",
+    "AccountId",
+    "Website",
+    "StageName",
+    "Amount",
+    "CloseDate",
+    "Status",
+];
+
+/// A SOQL `LIKE` literal matching values that contain `text`: the text's `%` and `_` escaped
+/// with a backslash, as are quotes and backslashes
+/// (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_comparisonoperators.htm).
+pub fn like_contains(text: &str) -> String {
+    let mut out = String::from("'%");
+    for c in text.chars() {
+        if matches!(c, '\\' | '\'' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("%'");
+    out
+}
+
+/// The SOQL of [`search_records`], and the name field it orders by.
+pub fn records_soql(
+    q: &RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<(String, &'static str), ConnectorError> {
+    check_object(&q.object)?;
+    let Some(name) = name_field(fields) else {
+        return Err(invalid(
+            "object_unsearchable",
+            Some("object"),
+            format!("{} has no name field to search", q.object),
+        ));
+    };
+    let mut select = vec!["Id", name];
+    select.extend(present(fields, PICKER_FIELDS));
+    // A person's name is shown in renkei's order ("山田 太郎", "Taro Yamada") from its parts,
+    // as everywhere else in renkei; `Name` follows the org's locale.
+    select.extend(present(fields, &["LastName", "FirstName"]));
+    let mut wheres = Vec::new();
+    if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        wheres.push(format!("{name} LIKE {}", like_contains(t)));
+    }
+    if let Some(rel) = &q.related {
+        let Some(field) = rel.field.as_deref() else {
+            return Err(invalid(
+                "relation_unsupported",
+                Some("related_to"),
+                format!("{} has no lookup to {}", q.object, rel.record.object),
+            ));
+        };
+        if !is_object_name(field) {
+            return Err(invalid(
+                "field_invalid",
+                Some("related_to"),
+                format!("{field:?} is not a field name"),
+            ));
+        }
+        check_id(&rel.record.id, "related_to")?;
+        wheres.push(format!("{field} = {}", soql_string(&rel.record.id)));
+    }
+    if q.object == "Lead" && fields.iter().any(|f| f.name == "IsConverted") {
+        wheres.push("IsConverted = false".to_owned());
+    }
+    let mut soql = format!("SELECT {} FROM {}", select.join(", "), q.object);
+    if !wheres.is_empty() {
+        soql.push_str(" WHERE ");
+        soql.push_str(&wheres.join(" AND "));
+    }
+    let limit = q.limit.clamp(1, crate::records::RECORD_QUERY_MAX);
+    soql.push_str(&format!(" ORDER BY {name}, Id LIMIT {limit}"));
+    Ok((soql, name))
+}
+
+/// A record picker's search: one SOQL query (see the module doc). `fields` are the object's
+/// described fields.
+pub async fn search_records(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    q: &RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<Vec<FoundRecord>, ConnectorError> {
+    let (soql, name) = records_soql(q, fields)?;
+    let rows: Vec<Map<String, Value>> = client::query_all(http, ep, s, &soql).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut row| {
+            row.remove("attributes");
+            let id = row.remove("Id")?.as_str()?.to_owned();
+            let own = match row.remove(name) {
+                Some(Value::String(n)) => n,
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            let last = row.remove("LastName");
+            let first = row.remove("FirstName");
+            let name = renkei_core::matching::name::display_name(
+                last.as_ref().and_then(Value::as_str),
+                first.as_ref().and_then(Value::as_str),
+            )
+            .unwrap_or(own);
+            row.retain(|_, v| !v.is_null());
+            Some(FoundRecord {
+                id,
+                name,
+                fields: row,
+            })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1291,5 +1426,65 @@ mod tests {
         for (ty, kind) in cases {
             assert_eq!(field_kind(ty), kind, "{ty}");
         }
+    }
+
+    fn described(names: &[&str]) -> Vec<FieldMeta> {
+        names
+            .iter()
+            .map(|n| FieldMeta {
+                name: (*n).to_owned(),
+                label: (*n).to_owned(),
+                kind: if n.ends_with("Id") {
+                    FieldKind::Reference
+                } else {
+                    FieldKind::Text
+                },
+                provider_type: "string".into(),
+                required: false,
+                writable: true,
+                options: Vec::new(),
+                references: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn picker_soql_escapes_like_wildcards_and_relates_by_the_lookup_field() {
+        let fields = described(&["Id", "Name", "LastName", "FirstName", "Email", "AccountId"]);
+        let q = RecordQuery {
+            object: "Contact".into(),
+            text: Some(" 50%_off's ".into()),
+            related: Some(crate::records::Relation {
+                field: Some("AccountId".into()),
+                record: RecordRef::new("Account", "0015g00000ABCDEAAA"),
+            }),
+            limit: 500,
+        };
+        let (soql, name) = records_soql(&q, &fields).unwrap();
+        assert_eq!(name, "Name");
+        assert_eq!(
+            soql,
+            "SELECT Id, Name, Email, AccountId, LastName, FirstName FROM Contact \
+             WHERE Name LIKE '%50\\%\\_off\\'s%' AND AccountId = '0015g00000ABCDEAAA' \
+             ORDER BY Name, Id LIMIT 200"
+        );
+        let bad = RecordQuery {
+            related: Some(crate::records::Relation {
+                field: Some("AccountId".into()),
+                record: RecordRef::new("Account", "x' OR Name != '"),
+            }),
+            ..q.clone()
+        };
+        assert!(records_soql(&bad, &fields).is_err());
+        let none = RecordQuery {
+            related: Some(crate::records::Relation {
+                field: None,
+                record: RecordRef::new("Opportunity", "0065g00000ABCDEAAA"),
+            }),
+            ..q
+        };
+        let e = records_soql(&none, &fields).unwrap_err();
+        assert!(e.to_string().contains("no lookup to Opportunity"), "{e}");
+        assert!(records_soql(&none, &described(&["Id", "Body"])).is_err());
     }
 }

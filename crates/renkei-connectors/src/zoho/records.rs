@@ -48,6 +48,15 @@
 //! criteria escape `(`, `)`, `,`, `:` and `\` with a backslash ("Search Records": "special
 //! characters … must be escaped").
 
+//!
+//! **Record pickers.** [`search_records`] asks `GET /{module}/search?word=…` for a text alone
+//! (Zoho matches it in the module's text fields, as its own search box does);
+//! `criteria=(Account_Name.id:equals:…)` for a relation, the lookup field compared by the
+//! related record's id, with `and (Name:starts_with:…)` for a text too, since Zoho takes one
+//! of `word` and `criteria`; and `GET /{module}?sort_by=Modified_Time` for neither. The name is
+//! the module's display field: `Full_Name`, `Account_Name`, `Deal_Name`, `Subject`, … or `Name`
+//! (every custom module has it).
+
 use http::Method;
 use renkei_core::Millis;
 use serde_json::{Map, Value, json};
@@ -56,8 +65,8 @@ use url::Url;
 use crate::http::{HttpClient, HttpResponse, OutgoingRequest};
 use crate::people::{PersonObject, RemotePerson, text};
 use crate::records::{
-    ActivityKind, CallDirection, FieldKind, FieldMeta, NewActivity, NewCompany, NewPerson,
-    ObjectMeta, PersonLookup, RecordRef,
+    ActivityKind, CallDirection, FieldKind, FieldMeta, FoundRecord, NewActivity, NewCompany,
+    NewPerson, ObjectMeta, PersonLookup, RecordQuery, RecordRef, present,
 };
 use crate::registry::{Endpoints, join};
 use crate::{ConnectorError, Provider, Session};
@@ -1029,6 +1038,166 @@ pub async fn list_objects(
                 custom: m.generated_type.as_deref() == Some("custom"),
                 creatable: m.creatable.unwrap_or(true),
                 name,
+            })
+        })
+        .collect())
+}
+
+/// The field a module shows as its records' names, among `fields`: the standard modules' own,
+/// else `Name`, which every custom module has. Lookups are not names: a Deal's `Account_Name`
+/// points at its account.
+pub fn name_field(fields: &[FieldMeta]) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "Full_Name",
+        "Account_Name",
+        "Deal_Name",
+        "Subject",
+        "Event_Title",
+        "Note_Title",
+        "Product_Name",
+        "Vendor_Name",
+        "Campaign_Name",
+        "Name",
+        "Last_Name",
+    ];
+    NAMES.iter().copied().find(|n| {
+        fields
+            .iter()
+            .any(|f| f.name == *n && f.kind != FieldKind::Reference)
+    })
+}
+
+/// The fields a picker shows beside the name, where the module has them.
+const PICKER_FIELDS: &[&str] = &[
+    "Email",
+    "Phone",
+    "Company",
+    "Title",
+    "Account_Name",
+    "Website",
+    "Stage",
+    "Amount",
+    "Closing_Date",
+    "Status",
+];
+
+/// The URL of [`search_records`]'s one request.
+pub fn records_url(
+    base: &Url,
+    q: &RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<(Url, &'static str), ConnectorError> {
+    check_module(&q.object, "object")?;
+    let Some(name) = name_field(fields) else {
+        return Err(invalid(
+            "object_unsearchable",
+            Some("object"),
+            format!("{} has no name field to search", q.object),
+        ));
+    };
+    let mut select = vec![name];
+    select.extend(
+        present(fields, PICKER_FIELDS)
+            .into_iter()
+            .filter(|f| *f != name),
+    );
+    if name == "Full_Name" {
+        // A person's name is shown from its parts in renkei's order; Full_Name follows the
+        // CRM's name format setting.
+        select.extend(present(fields, &["Last_Name", "First_Name"]));
+    }
+    let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let limit = q.limit.clamp(1, crate::records::RECORD_QUERY_MAX);
+    let mut url;
+    match (&q.related, text) {
+        (Some(rel), text) => {
+            let Some(field) = rel.field.as_deref() else {
+                return Err(invalid(
+                    "relation_unsupported",
+                    Some("related_to"),
+                    format!("{} has no lookup to {}", q.object, rel.record.object),
+                ));
+            };
+            check_module(field, "related_to")?;
+            if !is_record_id(&rel.record.id) {
+                return Err(invalid(
+                    "remote_id_invalid",
+                    Some("related_to"),
+                    format!("{:?} is not a Zoho CRM record id", rel.record.id),
+                ));
+            }
+            let mut criteria = format!("({field}.id:equals:{})", rel.record.id);
+            if let Some(t) = text {
+                let t = escape_criteria(t);
+                // A person's Full_Name is put together in the order the CRM's name format
+                // says, so a family name may not be where it starts: the parts are searched.
+                let by_name = if name == "Full_Name" {
+                    format!("((Last_Name:starts_with:{t})or(First_Name:starts_with:{t}))")
+                } else {
+                    format!("({name}:starts_with:{t})")
+                };
+                criteria = format!("({criteria}and{by_name})");
+            }
+            url = join(base, &format!("/{}/search", q.object));
+            url.query_pairs_mut().append_pair("criteria", &criteria);
+        }
+        (None, Some(t)) => {
+            url = join(base, &format!("/{}/search", q.object));
+            url.query_pairs_mut().append_pair("word", t);
+        }
+        (None, None) => {
+            url = join(base, &format!("/{}", q.object));
+            url.query_pairs_mut()
+                .append_pair("sort_by", "Modified_Time")
+                .append_pair("sort_order", "desc");
+        }
+    }
+    url.query_pairs_mut()
+        .append_pair("fields", &select.join(","))
+        .append_pair("per_page", &limit.to_string())
+        .append_pair("page", "1");
+    Ok((url, name))
+}
+
+/// A record picker's search (see the module doc): one request, 204 being no records.
+/// `fields` are the module's fields.
+pub async fn search_records(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    q: &RecordQuery,
+    fields: &[FieldMeta],
+) -> Result<Vec<FoundRecord>, ConnectorError> {
+    let (url, name) = records_url(&client::api_base(ep, s)?, q, fields)?;
+    let Some(body) = get_rows::<Map<String, Value>>(http, ep, s, url).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(body
+        .data
+        .into_iter()
+        .filter_map(|mut row| {
+            let id = match row.remove("id")? {
+                Value::String(id) => id,
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            // A person's name in renkei's order from its parts, as everywhere else in renkei.
+            let own = match row.remove(name) {
+                Some(Value::String(n)) => n,
+                _ => String::new(),
+            };
+            let last = row.remove("Last_Name");
+            let first = row.remove("First_Name");
+            let display = renkei_core::matching::name::display_name(
+                last.as_ref().and_then(Value::as_str),
+                first.as_ref().and_then(Value::as_str),
+            )
+            .unwrap_or(own);
+            row.retain(|_, v| !v.is_null());
+            Some(FoundRecord {
+                id,
+                name: display,
+                fields: row,
             })
         })
         .collect())

@@ -126,4 +126,8 @@ pub fn v1() -> Router<AppState> {
             "/v1/tenants/{tenant}/connections/{provider}/objects/{object}/fields",
             get(schema::list_fields),
         )
+        .route(
+            "/v1/tenants/{tenant}/connections/{provider}/objects/{object}/records",
+            get(schema::list_records),
+        )
 }

@@ -1,10 +1,14 @@
 //! Schema discovery: a connection's objects and an object's fields, in one vocabulary for
-//! every CRM (`renkei_engine::schema`), for settings screens and for checking action inputs.
+//! every CRM (`renkei_engine::schema`), for settings screens and for checking action inputs;
+//! and record pickers, a live search of one object's records.
 
 use axum::Json;
 use axum::extract::State;
 use renkei_connectors::ConnectorError;
-use renkei_connectors::records::{FieldKind, FieldMeta, ObjectMeta};
+use renkei_connectors::records::{
+    FieldKind, FieldMeta, FoundRecord, ObjectMeta, RECORD_QUERY_MAX, RecordQuery, RecordRef,
+    Relation,
+};
 use renkei_engine::schema;
 use renkei_engine::vault::VaultError;
 use serde::{Deserialize, Serialize};
@@ -204,5 +208,135 @@ pub async fn list_fields(
         fields: d.items.into_iter().map(FieldView::from).collect(),
         fetched_at: d.fetched_at.to_rfc3339(),
         cached: d.cached,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsQuery {
+    /// Text the record's name contains (Salesforce, HubSpot) or that a Zoho record matches.
+    pub q: Option<String>,
+    /// 1 to 200; 20 when absent.
+    pub limit: Option<String>,
+    /// `{object}:{id}`: only records related to that one (`Account:001…` for an account's
+    /// contacts or opportunities, `companies:123` on HubSpot, `Accounts:4876…` on Zoho CRM).
+    pub related_to: Option<String>,
+}
+
+/// How many records a picker search answers when the caller does not say.
+const DEFAULT_RECORDS: usize = 20;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordView {
+    pub id: String,
+    /// What the CRM shows as the record's name.
+    pub name: String,
+    /// A few more fields for the picker to show (email, website, stage, amount, the account
+    /// id), by their API names, as the CRM gave them.
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<FoundRecord> for RecordView {
+    fn from(r: FoundRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            fields: r.fields,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsView {
+    pub provider: String,
+    pub object: String,
+    pub records: Vec<RecordView>,
+}
+
+fn limit_param(q: &RecordsQuery) -> Result<usize, ApiError> {
+    let Some(raw) = q.limit.as_deref() else {
+        return Ok(DEFAULT_RECORDS);
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=RECORD_QUERY_MAX).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be a whole number from 1 to {RECORD_QUERY_MAX}, not {raw:?}"),
+        )),
+    }
+}
+
+fn related_param(q: &RecordsQuery) -> Result<Option<RecordRef>, ApiError> {
+    let Some(raw) = q.related_to.as_deref() else {
+        return Ok(None);
+    };
+    match raw.split_once(':') {
+        Some((object, id)) if !object.trim().is_empty() && !id.trim().is_empty() => {
+            Ok(Some(RecordRef::new(object.trim(), id.trim())))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_related_to",
+            format!("related_to must be {{object}}:{{id}} (Account:0015g00000ABCDE), not {raw:?}"),
+        )),
+    }
+}
+
+/// A record picker: a live search of an object's records by name and/or relation, for choosing
+/// a deal to link a room to, an account, or the contacts of the deal's company as room guests
+/// (`related_to=Account:…`). Salesforce is searched with SOQL, HubSpot with its search API,
+/// Zoho CRM with its search API; nothing is cached.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/connections/{provider}/objects/{object}/records",
+    tag = "schema",
+    params(("tenant" = String, Path), ("provider" = String, Path), ("object" = String, Path),
+        ("q" = Option<String>, Query), ("limit" = Option<u32>, Query),
+        ("related_to" = Option<String>, Query)),
+    responses((status = 200, body = RecordsView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 502, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams((tenant, p, object)): PathParams<(String, String, String)>,
+    QueryParams(q): QueryParams<RecordsQuery>,
+) -> Result<Json<RecordsView>, ApiError> {
+    let t = existing_tenant(&state, &caller, &tenant).await?;
+    let p = provider(&p)?;
+    let limit = limit_param(&q)?;
+    let related = related_param(&q)?;
+    let fields = schema::fields(&state.vault, &t.id, p, &object, false)
+        .await
+        .map_err(|e| schema_error(e, &object))?
+        .items;
+    if let Some(r) = &related
+        && !schema::can_relate(p, &fields, &r.object)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_related_to",
+            format!(
+                "{object} has no lookup field to {}: see …/objects/{object}/fields for its \
+                 references",
+                r.object
+            ),
+        ));
+    }
+    let query = RecordQuery {
+        object: object.clone(),
+        text: q.q.clone(),
+        related: related.map(|record| Relation {
+            field: None,
+            record,
+        }),
+        limit,
+    };
+    let found = schema::records(&state.vault, &t.id, p, query, &fields)
+        .await
+        .map_err(|e| schema_error(e, &object))?;
+    Ok(Json(RecordsView {
+        provider: p.as_str().to_owned(),
+        object,
+        records: found.into_iter().map(RecordView::from).collect(),
     }))
 }

@@ -7,6 +7,7 @@ mod deal_room;
 mod deliveries;
 mod meetings;
 mod people;
+mod pickers;
 mod schema;
 mod settings;
 mod support;
