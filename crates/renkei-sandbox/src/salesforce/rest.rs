@@ -511,11 +511,14 @@ fn global_entry(o: &schema::Object, version: &str) -> Value {
     json!({
         "activateable": false,
         "createable": o.createable,
-        "custom": false,
+        "custom": o.custom(),
         "customSetting": false,
         "deletable": o.deletable,
         "deprecatedAndHidden": false,
-        "feedEnabled": o.searchable,
+        // `feedEnabled` says whether Chatter feeds are enabled for the object
+        // ("DescribeGlobalSObjectResult", SOAP API Developer Guide), and a new custom object
+        // has none until an admin turns on its feed tracking.
+        "feedEnabled": o.searchable && !o.custom(),
         "hasSubtypes": false,
         "isInterface": false,
         "isSubtype": false,
@@ -583,6 +586,14 @@ pub fn child_relationship(child: &str, field: &str) -> Option<&'static str> {
         ("Event", "WhatId") | ("Event", "WhoId") => Some("Events"),
         ("Note", "ParentId") => Some("Notes"),
         ("Account", "ParentId") => Some("ChildAccounts"),
+        // Opportunity and Contact both call their roles `OpportunityContactRoles`.
+        ("OpportunityContactRole", "OpportunityId") | ("OpportunityContactRole", "ContactId") => {
+            Some("OpportunityContactRoles")
+        }
+        // The Child Relationship Name Setup proposes is the child's plural label; the API adds
+        // `__r` ("Understanding Relationship Names, Custom Objects, and Custom Fields", SOQL and
+        // SOSL Reference).
+        ("Project__c", "Account__c") => Some("Projects__r"),
         _ => None,
     }
 }

@@ -3,11 +3,20 @@
 //!
 //! Field names, types, lengths, picklist values and key prefixes follow the standard objects as
 //! "Object Reference for the Salesforce Platform" lists them (Account, Contact, Event, Lead,
-//! Note, Opportunity, Task, User, Organization). Only a useful subset of each object's fields is
-//! modelled; every one of them behaves as its describe says, restricted picklists included. Two
-//! custom fields are added the way an admin would: `External_Id__c` (a unique external id, for
-//! upsert) on the CRM objects, and `Room_URL__c` (the meeting room link renkei stores) on
-//! Opportunity.
+//! Note, Opportunity, OpportunityContactRole, Task, User, Organization). Only a useful subset of
+//! each object's fields is modelled; every one of them behaves as its describe says, restricted
+//! picklists included. Two custom fields are added the way an admin would: `External_Id__c` (a
+//! unique external id, for upsert) on the CRM objects, and `Room_URL__c` (the meeting room link
+//! renkei stores) on Opportunity.
+//!
+//! One custom object, `Project__c`, stands for an object an admin created in Setup, so that
+//! renkei can be tested creating, reading and searching records of an object no Salesforce
+//! documentation lists. It is shaped as "Custom Object __c" in the Object Reference describes
+//! one: an API name and custom fields ending in `__c`, a key prefix of the `a0…` kind Salesforce
+//! gives custom objects, the standard system fields (`Id`, `IsDeleted`, `Name`, `OwnerId` and
+//! the audit fields), and `custom: true` in describe. It goes through the same generic machinery
+//! as the standard objects: nothing in the emulator names it except its declaration here and its
+//! `/_ui` columns.
 
 use std::sync::OnceLock;
 
@@ -249,6 +258,14 @@ pub struct Object {
 }
 
 impl Object {
+    /// A custom object: its API name ends in `__c` ("Custom Objects", SOAP API Developer Guide:
+    /// "the names of custom objects are identified by a suffix of two underscores immediately
+    /// followed by a lowercase c"). Derived from the name, as a field's `custom` is in [`f`], so
+    /// that the two can never disagree.
+    pub fn custom(&self) -> bool {
+        self.name.ends_with("__c")
+    }
+
     /// The field named `name`, case-insensitively (API names are case-insensitive).
     pub fn field(&self, name: &str) -> Option<(u16, &Field)> {
         self.fields
@@ -574,6 +591,53 @@ fn opportunity() -> Object {
     }
 }
 
+/// The standard values of `OpportunityContactRole.Role`.
+const CONTACT_ROLE: &[&str] = &[
+    "Business User",
+    "Decision Maker",
+    "Economic Buyer",
+    "Economic Decision Maker",
+    "Evaluator",
+    "Executive Sponsor",
+    "Influencer",
+    "Technical Buyer",
+    "Other",
+];
+
+/// OpportunityContactRole ("OpportunityContactRole", Object Reference): "the role that a
+/// Contact plays on an Opportunity". `OpportunityId` is required and set on create only,
+/// `ContactId` required; it has no name field and no owner (the Opportunity controls access),
+/// and SOSL does not search it. "Each Opportunity has only one primary contact": a role saved
+/// with `IsPrimary` true clears it on the Opportunity's other roles
+/// (`store::Org::one_primary_contact`).
+fn opportunity_contact_role() -> Object {
+    let mut fields = head(true);
+    fields.extend([
+        f("OpportunityId", "Opportunity ID", FType::Reference)
+            .nn()
+            .create_only()
+            .refs(&["Opportunity"], "Opportunity"),
+        f("ContactId", "Contact ID", FType::Reference)
+            .nn()
+            .refs(&["Contact"], "Contact"),
+        f("Role", "Role", FType::Picklist).pick(CONTACT_ROLE),
+        // Defaulted on create: a non-nillable boolean starts false.
+        f("IsPrimary", "Primary", FType::Boolean).nn(),
+    ]);
+    audit(&mut fields, false);
+    Object {
+        name: "OpportunityContactRole",
+        label: "Opportunity Contact Role",
+        label_plural: "Opportunity Contact Roles",
+        prefix: "00K",
+        fields,
+        createable: true,
+        updateable: true,
+        deletable: true,
+        searchable: false,
+    }
+}
+
 fn task() -> Object {
     let mut fields = head(true);
     fields.extend([
@@ -737,6 +801,50 @@ fn user() -> Object {
     }
 }
 
+/// Project ("Custom Object __c", Object Reference): the custom object an admin of the emulated
+/// orgs created, with a text record name, a lookup to Account, a restricted picklist, a currency,
+/// a date and a long text area, each made as Setup's "New Custom Field" makes it.
+fn project() -> Object {
+    let mut fields = head(true);
+    // Setup names a text record name "<label> Name" and caps it at 80 characters. Salesforce
+    // itself accepts an API create without it and names the record by its id ("Custom
+    // Objects", SOAP API Developer Guide); the emulator requires it, as the Salesforce UI does,
+    // so that a writer which forgets the name is caught here rather than leaving records
+    // called by their ids.
+    fields.push(f("Name", "Project Name", FType::String).nn().len(80).name());
+    audit(&mut fields, true);
+    fields.extend([
+        // A custom lookup's relationship name is the field's name with `__r` for `__c`
+        // ("Understanding Relationship Names, Custom Objects, and Custom Fields", SOQL and SOSL
+        // Reference); the lookup is optional, as "New Custom Field" leaves it.
+        f("Account__c", "Account", FType::Reference).refs(&["Account"], "Account__r"),
+        // "Restrict picklist to the values defined in the value set" is ticked, and no value is
+        // marked as the default.
+        f("Status__c", "Status", FType::Picklist)
+            .pick(&["Planned", "Active", "Done"])
+            .restricted(),
+        f("Budget__c", "Budget", FType::Currency),
+        f("Due_Date__c", "Due Date", FType::Date),
+        // A Long Text Area, at the 32,768 characters Setup proposes for its length; describe
+        // reports it as a `textarea`, which is neither filterable nor sortable.
+        f("Description__c", "Description", FType::Textarea).len(32768),
+    ]);
+    Object {
+        name: "Project__c",
+        label: "Project",
+        label_plural: "Projects",
+        // Salesforce gives custom objects prefixes such as `a00`, `a01` or `a0B`; which one an
+        // object gets is not documented, so clients read it from describe.
+        prefix: "a01",
+        fields,
+        createable: true,
+        updateable: true,
+        deletable: true,
+        // "Allow Search" is ticked, so SOSL finds projects.
+        searchable: true,
+    }
+}
+
 fn organization() -> Object {
     let mut fields = head(false);
     fields.extend([
@@ -785,7 +893,9 @@ pub fn objects() -> &'static [Object] {
             lead(),
             note(),
             opportunity(),
+            opportunity_contact_role(),
             organization(),
+            project(),
             task(),
             user(),
         ]
@@ -818,9 +928,11 @@ pub const EVENT: ObjId = 2;
 pub const LEAD: ObjId = 3;
 pub const NOTE: ObjId = 4;
 pub const OPPORTUNITY: ObjId = 5;
-pub const ORGANIZATION: ObjId = 6;
-pub const TASK: ObjId = 7;
-pub const USER: ObjId = 8;
+pub const OPPORTUNITY_CONTACT_ROLE: ObjId = 6;
+pub const ORGANIZATION: ObjId = 7;
+pub const PROJECT: ObjId = 8;
+pub const TASK: ObjId = 9;
+pub const USER: ObjId = 10;
 
 #[cfg(test)]
 mod tests {
@@ -835,7 +947,9 @@ mod tests {
             (LEAD, "Lead"),
             (NOTE, "Note"),
             (OPPORTUNITY, "Opportunity"),
+            (OPPORTUNITY_CONTACT_ROLE, "OpportunityContactRole"),
             (ORGANIZATION, "Organization"),
+            (PROJECT, "Project__c"),
             (TASK, "Task"),
             (USER, "User"),
         ] {
@@ -848,5 +962,68 @@ mod tests {
         );
         assert!(obj(LEAD).field("Company").unwrap().1.required());
         assert!(!obj(LEAD).field("Status").unwrap().1.required());
+    }
+
+    #[test]
+    fn the_custom_object_is_shaped_like_one_an_admin_created() {
+        let p = obj(PROJECT);
+        assert!(p.custom());
+        assert_eq!(objects().iter().filter(|o| o.custom()).count(), 1);
+        assert_eq!(by_prefix("a01").map(|(i, _)| i), Some(PROJECT));
+        let mut prefixes: Vec<&str> = objects().iter().map(|o| o.prefix).collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        assert_eq!(prefixes.len(), objects().len(), "key prefixes are unique");
+        // Its standard fields are not custom; the fields the admin added are.
+        for name in [
+            "Id",
+            "IsDeleted",
+            "Name",
+            "OwnerId",
+            "CreatedDate",
+            "SystemModstamp",
+        ] {
+            assert!(!p.field(name).unwrap().1.custom, "{name}");
+        }
+        for name in [
+            "Account__c",
+            "Status__c",
+            "Budget__c",
+            "Due_Date__c",
+            "Description__c",
+        ] {
+            let (_, f) = p.field(name).unwrap();
+            assert!(f.custom && f.nillable && !f.required(), "{name}");
+        }
+        assert_eq!(p.name_field(), p.field("Name").map(|(i, _)| i));
+        assert!(p.field("Name").unwrap().1.required());
+        assert_eq!(p.relationship("account__r").unwrap().1.name, "Account__c");
+        let status = p.field("Status__c").unwrap().1;
+        assert!(status.restricted && status.default.is_none());
+    }
+
+    #[test]
+    fn opportunity_contact_roles_tie_a_contact_to_an_opportunity() {
+        let r = obj(OPPORTUNITY_CONTACT_ROLE);
+        assert!(!r.custom() && !r.searchable);
+        assert_eq!(
+            by_prefix("00K").map(|(i, _)| i),
+            Some(OPPORTUNITY_CONTACT_ROLE)
+        );
+        assert_eq!(r.name_field(), None);
+        assert!(r.field("OwnerId").is_none());
+        let opp = r.field("OpportunityId").unwrap().1;
+        assert!(opp.required() && opp.createable && !opp.updateable);
+        assert_eq!(
+            r.relationship("opportunity").unwrap().1.name,
+            "OpportunityId"
+        );
+        let contact = r.field("ContactId").unwrap().1;
+        assert!(contact.required() && contact.updateable);
+        assert_eq!(contact.reference_to, ["Contact"]);
+        let primary = r.field("IsPrimary").unwrap().1;
+        assert!(primary.ty == FType::Boolean && !primary.nillable && !primary.required());
+        let role = r.field("Role").unwrap().1;
+        assert!(role.nillable && !role.restricted && role.picklist.len() == 9);
     }
 }

@@ -1,5 +1,6 @@
 //! Orgs and their records: compact storage, ids, timestamps, field validation on writes, the
-//! switchable duplicate rule, and an undo journal for all-or-none requests.
+//! switchable duplicate rule, one primary contact role per Opportunity, and an undo journal for
+//! all-or-none requests.
 //!
 //! Each org keeps one table per object, ordered by serial (so by id, so by creation). A record is
 //! its system fields plus a sparse list of `(field index, value)` pairs: no per-record maps, no
@@ -580,6 +581,7 @@ impl Org {
         rec.serial = serial;
         self.insert_raw(obj, rec);
         self.journal(Undo::Created(obj, serial));
+        self.one_primary_contact(obj, serial, user, now);
         Ok(serial)
     }
 
@@ -642,7 +644,50 @@ impl Org {
         t.index_add(o, &rec);
         t.records.insert(serial, rec);
         self.journal(Undo::Updated(obj, Box::new(old)));
+        self.one_primary_contact(obj, serial, user, now);
         Ok(())
+    }
+
+    /// "Each Opportunity has only one primary contact" (Object Reference,
+    /// OpportunityContactRole `IsPrimary`): once role `serial` is saved as primary, the
+    /// Opportunity's other live roles lose the flag. They are saved as changed by `user` at
+    /// `now` (so `updated` reports them) and journaled, so an all-or-none rollback restores them.
+    fn one_primary_contact(&mut self, obj: ObjId, serial: u64, user: u64, now: i64) {
+        if obj != schema::OPPORTUNITY_CONTACT_ROLE {
+            return;
+        }
+        let o = schema::obj(obj);
+        let (Some((opp_i, _)), Some((primary_i, _))) =
+            (o.field("OpportunityId"), o.field("IsPrimary"))
+        else {
+            return;
+        };
+        let t = &self.tables[obj];
+        let Some(rec) = t.records.get(&serial) else {
+            return;
+        };
+        if rec.stored(primary_i) != Some(&Val::Bool(true)) {
+            return;
+        }
+        let opp = rec.stored(opp_i).cloned();
+        let others: Vec<u64> = t
+            .records
+            .values()
+            .filter(|r| r.serial != serial && r.deleted.is_none())
+            .filter(|r| r.stored(opp_i) == opp.as_ref())
+            .filter(|r| r.stored(primary_i) == Some(&Val::Bool(true)))
+            .map(|r| r.serial)
+            .collect();
+        for other in others {
+            let Some(r) = self.tables[obj].records.get_mut(&other) else {
+                continue;
+            };
+            let old = r.clone();
+            r.set(primary_i, Some(Val::Bool(false)));
+            r.modified = now.max(old.modified);
+            r.modified_by = user;
+            self.journal(Undo::Updated(obj, Box::new(old)));
+        }
     }
 
     /// Moves a live record to the Recycle Bin.

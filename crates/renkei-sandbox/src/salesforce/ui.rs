@@ -55,6 +55,14 @@ fn columns(obj: &str) -> &'static [&'static str] {
             "EndDateTime",
         ],
         "Note" => &["Id", "Title", "ParentId", "LastModifiedDate"],
+        "Project__c" => &[
+            "Id",
+            "Name",
+            "Account__c",
+            "Status__c",
+            "Due_Date__c",
+            "LastModifiedDate",
+        ],
         _ => &[
             "Id",
             "Subject",
@@ -75,6 +83,7 @@ pub fn tables(org: &Org) -> Vec<Table> {
         schema::TASK,
         schema::EVENT,
         schema::NOTE,
+        schema::PROJECT,
     ]
     .iter()
     .map(|&obj| {

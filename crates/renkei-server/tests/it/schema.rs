@@ -87,7 +87,8 @@ async fn objects_and_fields_of_each_crm_are_cached_and_refreshed() {
                 "{provider}: {want} missing from {names:?}"
             );
         }
-        // Standard objects are not custom; Zoho's emulated org has one custom module.
+        // Standard objects are not custom. Zoho's emulated org has one custom module and
+        // Salesforce's one custom object, each made as an admin would make it; HubSpot's none.
         let custom: Vec<&str> = objects["objects"]
             .as_array()
             .unwrap()
@@ -95,10 +96,10 @@ async fn objects_and_fields_of_each_crm_are_cached_and_refreshed() {
             .filter(|o| o["custom"] == true)
             .map(|o| o["name"].as_str().unwrap())
             .collect();
-        let want_custom: &[&str] = if provider == "zoho_crm" {
-            &["Meeting_Rooms"]
-        } else {
-            &[]
+        let want_custom: &[&str] = match provider {
+            "zoho_crm" => &["Meeting_Rooms"],
+            "salesforce" => &["Project__c"],
+            _ => &[],
         };
         assert_eq!(custom, want_custom, "{provider}");
         let (_, again) = app.send("GET", &base, None).await;

@@ -1,9 +1,13 @@
 //! The Salesforce emulator driven over HTTP as a client drives the real one: the OAuth web
 //! server flow, the REST API, SOQL/SOSL, composite resources, limits and errors; `activities.rs`
-//! the rules of Tasks, Events and Notes. `spec.rs` walks Salesforce's Postman collection.
+//! the rules of Tasks, Events and Notes; `contact_roles.rs` the roles Contacts play on
+//! Opportunities; `custom.rs` the custom object `Project__c`. `spec.rs` walks Salesforce's
+//! Postman collection.
 
 mod activities;
 mod api;
+mod contact_roles;
+mod custom;
 mod oauth;
 mod spec;
 
