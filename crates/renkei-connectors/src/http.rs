@@ -223,6 +223,10 @@ pub struct OutgoingRequest {
     /// The connection's rate budget; `None` for calls outside any connection (token
     /// exchanges during a consent).
     pub budget: Option<Budget>,
+    /// When the caller stops waiting (an action's deadline): a wait for a rate window, a
+    /// `Retry-After` or a backoff that would end after it is not waited for, and the answer
+    /// in hand (or [`ConnectorError::RateLimited`] with the wait) is returned at once.
+    pub deadline: Option<Instant>,
 }
 
 impl OutgoingRequest {
@@ -238,6 +242,7 @@ impl OutgoingRequest {
             idempotent,
             redact_path: false,
             budget: None,
+            deadline: None,
         }
     }
 
@@ -291,6 +296,17 @@ impl OutgoingRequest {
     pub fn budget(mut self, budget: Budget) -> Self {
         self.budget = Some(budget);
         self
+    }
+
+    pub fn deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Whether waiting `wait` from now would end after the deadline.
+    fn past_deadline(&self, wait: Duration) -> bool {
+        self.deadline
+            .is_some_and(|d| Instant::now().checked_add(wait).is_none_or(|end| end > d))
     }
 }
 
@@ -789,7 +805,7 @@ impl HttpClient {
             if let Some(budget) = &req.budget
                 && let Some(wait) = self.budgets.blocked_for(&budget.key)
             {
-                if wait > self.config.max_retry_wait {
+                if wait > self.config.max_retry_wait || req.past_deadline(wait) {
                     count(req.provider, "rate_limited");
                     tracing::debug!(
                         provider = req.provider,
@@ -844,7 +860,7 @@ impl HttpClient {
                 );
                 return result;
             }
-            if wait > self.config.max_retry_wait {
+            if wait > self.config.max_retry_wait || req.past_deadline(wait) {
                 tracing::warn!(
                     provider = req.provider,
                     method = %req.method,

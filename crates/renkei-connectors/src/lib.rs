@@ -84,6 +84,20 @@ pub struct Session<'a> {
     /// and member connections); `None` for one-off calls such as the identity check of a
     /// new grant.
     pub budget: Option<&'a str>,
+    /// When the caller stops waiting (an action's deadline, [`Session::until`]); `None`
+    /// waits as long as [`HttpConfig::max_retry_wait`] allows.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl<'a> Session<'a> {
+    /// This session with a deadline: no wait for a rate window, `Retry-After` or backoff
+    /// that would end after it.
+    pub fn until(self, deadline: std::time::Instant) -> Session<'a> {
+        Session {
+            deadline: Some(deadline),
+            ..self
+        }
+    }
 }
 
 impl Session<'_> {
@@ -91,6 +105,7 @@ impl Session<'_> {
     /// for that pace unless its [`HttpConfig::pacing`] is off (benchmarks against emulators
     /// whose limits are lifted); the budget still keeps the provider's answered windows.
     pub fn paced(&self, provider: Provider, req: http::OutgoingRequest) -> http::OutgoingRequest {
+        let req = req.deadline(self.deadline);
         match self.budget {
             Some(key) => {
                 let (per_second, burst) = provider.info().rate;
@@ -432,6 +447,17 @@ impl Connectors {
         s: Session<'_>,
     ) -> Result<Vec<records::ObjectMeta>, ConnectorError> {
         records_call!(self, p, list_objects(s))
+    }
+
+    /// A record of any object (a deal, a custom object's record) from its fields by API name.
+    pub async fn create_record(
+        &self,
+        p: Provider,
+        s: Session<'_>,
+        object: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<records::RecordRef, ConnectorError> {
+        records_call!(self, p, create_record(s, object, fields))
     }
 
     /// A record picker's live search of one object. `fields` are the object's described

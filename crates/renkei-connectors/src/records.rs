@@ -16,6 +16,7 @@
 //! | `create_activity` | a call, note, task, email or meeting on a person and/or a deal |
 //! | `find_activity` | the activity written earlier under the same [`NewActivity::key`], if any |
 //! | `append_to_activity` | add text to an activity's body (a call's transcript), idempotently |
+//! | `create_record` | a record of any object from its fields (a deal, a custom object's) |
 //! | `update_record` | set fields of any record (the deal's room URL) |
 //! | `describe_fields` | an object's fields with their types, for validating settings |
 //! | `list_objects` | the objects (sObjects, object types, modules) the API user can work with |

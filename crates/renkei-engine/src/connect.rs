@@ -708,6 +708,7 @@ impl ConnectService {
                     access_token: &creds.access_token,
                     meta: &meta,
                     budget: None,
+                    deadline: None,
                 },
             )
             .await;
@@ -894,6 +895,7 @@ impl ConnectService {
                     access_token: &grant.access_token,
                     meta: &meta,
                     budget: None,
+                    deadline: None,
                 },
             )
             .await;

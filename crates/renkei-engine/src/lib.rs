@@ -12,6 +12,7 @@
 //!
 //! The engine knows the store and the core vocabulary; it knows nothing of HTTP.
 
+pub mod actions;
 pub mod clock;
 pub mod connect;
 pub mod deliver;

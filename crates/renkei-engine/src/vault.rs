@@ -92,6 +92,7 @@ impl Access {
             access_token: &self.credentials.access_token,
             meta: &self.meta,
             budget: Some(&self.budget),
+            deadline: None,
         }
     }
 }

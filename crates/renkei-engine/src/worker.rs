@@ -442,6 +442,11 @@ async fn reaper(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
         if let Err(e) = inner.store.prune_jobs(before, 10_000).await {
             tracing::warn!(error = %e, "pruning finished jobs failed");
         }
+        // Actions' idempotency keys count for a day; older records are only weight.
+        let expired = now.plus_ms(-crate::actions::IDEMPOTENCY_WINDOW.0);
+        if let Err(e) = inner.store.prune_action_requests(expired).await {
+            tracing::warn!(error = %e, "pruning expired action idempotency keys failed");
+        }
     }
 }
 

@@ -39,6 +39,8 @@ pub struct AppState {
     pub sync: Arc<SyncService>,
     /// The URL browsers and providers reach renkei at (no trailing slash).
     pub public_url: String,
+    /// How long an action may take.
+    pub action_deadline: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +234,9 @@ pub async fn start_with(config: &Config, mut mounts: Vec<Mount>) -> Result<Runni
                 connect,
                 sync,
                 public_url: public_url.clone(),
+                action_deadline: Duration::from_millis(
+                    config.connections.action_deadline_ms.max(1),
+                ),
             },
             config.max_body_bytes,
             mounts,

@@ -99,6 +99,9 @@ pub struct ConnectionSettings {
     pub connect_link_ttl_seconds: u64,
     /// How long the admin may take at the provider's consent page. Default 15 minutes.
     pub oauth_state_ttl_seconds: u64,
+    /// How long an action (`POST …/actions/{action}`) may take before it answers `failure`.
+    /// Default 10,000 ms.
+    pub action_deadline_ms: u64,
 }
 
 impl Default for ConnectionSettings {
@@ -108,6 +111,7 @@ impl Default for ConnectionSettings {
             keepalive_interval_seconds: 3600,
             connect_link_ttl_seconds: 1800,
             oauth_state_ttl_seconds: 900,
+            action_deadline_ms: 10_000,
         }
     }
 }

@@ -6,7 +6,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{connections, deliveries, events, ops, people, schema, tenants};
+use crate::routes::{actions, connections, deliveries, events, ops, people, schema, tenants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::routes::{connections, deliveries, events, ops, people, schema, tenant
         people::list_sync_runs, people::get_sync_run, people::list_people, people::get_person,
         people::list_changes,
         schema::list_objects, schema::list_fields, schema::list_records,
+        actions::run_action,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),

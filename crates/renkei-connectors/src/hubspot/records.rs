@@ -1058,6 +1058,22 @@ pub async fn list_objects(
     Ok(out)
 }
 
+/// Any record, custom objects included: `POST /crm/v3/objects/{object}` with `fields` as its
+/// properties. Not repeated by the HTTP layer: HubSpot would create a second record.
+pub async fn create_record(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    object: &str,
+    fields: &Map<String, Value>,
+) -> Result<RecordRef, ConnectorError> {
+    let path = object_path(object, "object")?;
+    let url = join(&ep.api, &format!("/crm/v3/objects/{path}"));
+    let body = json!({ "properties": fields });
+    let created: SimpleObject = send_json(http, ep, s, Method::POST, url, body, false).await?;
+    created_ref(&path, created)
+}
+
 /// The properties that make up a record's name, by object, and the further ones a picker
 /// shows, where the object has them. Custom objects show `name` when they have one.
 fn picker_properties(object: &str) -> (&'static [&'static str], &'static [&'static str]) {

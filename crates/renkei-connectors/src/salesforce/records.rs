@@ -1037,6 +1037,19 @@ pub async fn list_objects(
         .collect())
 }
 
+/// Any record, custom objects included: `POST /sobjects/{object}` with `fields` by their API
+/// names, as given. Never repeated on its own (see [`create`]).
+pub async fn create_record(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    object: &str,
+    fields: &Map<String, Value>,
+) -> Result<RecordRef, ConnectorError> {
+    check_object(object)?;
+    create(http, ep, s, object, Value::Object(fields.clone())).await
+}
+
 /// The field Salesforce shows as an object's record name, among `fields`: `Name` on most
 /// objects and on every custom object, `Subject` on activities, `CaseNumber` on Cases.
 pub fn name_field(fields: &[FieldMeta]) -> Option<&'static str> {

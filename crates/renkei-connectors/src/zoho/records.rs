@@ -1043,6 +1043,19 @@ pub async fn list_objects(
         .collect())
 }
 
+/// Any record, custom modules included: `POST /{module}` with `fields` by their API names, as
+/// given (a lookup as `{"id": …}`). Never repeated on its own (see `insert`).
+pub async fn create_record(
+    http: &HttpClient,
+    ep: &Endpoints,
+    s: Session<'_>,
+    object: &str,
+    fields: &Map<String, Value>,
+) -> Result<RecordRef, ConnectorError> {
+    check_module(object, "object")?;
+    insert(http, ep, s, object, json!({ "data": [fields] })).await
+}
+
 /// The field a module shows as its records' names, among `fields`: the standard modules' own,
 /// else `Name`, which every custom module has. Lookups are not names: a Deal's `Account_Name`
 /// points at its account.

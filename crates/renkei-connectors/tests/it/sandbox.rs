@@ -26,6 +26,7 @@ impl Minted {
             access_token: &self.access_token,
             meta: &self.meta,
             budget: Some(&self.budget),
+            deadline: None,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The HTTP routes, by resource.
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use crate::app::AppState;
 
+pub mod actions;
 pub mod connect;
 pub mod connections;
 pub mod deliveries;
@@ -129,5 +130,9 @@ pub fn v1() -> Router<AppState> {
         .route(
             "/v1/tenants/{tenant}/connections/{provider}/objects/{object}/records",
             get(schema::list_records),
+        )
+        .route(
+            "/v1/tenants/{tenant}/actions/{action}",
+            post(actions::run_action),
         )
 }

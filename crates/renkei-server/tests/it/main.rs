@@ -1,5 +1,6 @@
 //! Integration tests of the HTTP API: a real server on port 0 with a fresh database.
 
+mod actions;
 mod api;
 mod bookings;
 mod connect;
