@@ -61,8 +61,9 @@ pub trait Emulator: Send + Sync + 'static {
     /// the grant of the token the request carries, so that refreshing fails too.
     fn fault_response(&self, kind: FaultKind, spec: &FaultSpec, headers: &HeaderMap) -> Response;
 
-    /// Control routes only this vendor has (Zoho's `clients`), relative to `/_control` and with
-    /// their state applied. Like the common ones they are never logged, limited or faulted.
+    /// Control routes only this vendor has (Zoho's `clients`, HubSpot's `owners/{id}/archive`),
+    /// relative to `/_control` and with their state applied. Like the common ones they are never
+    /// logged, limited or faulted.
     fn extra_control(self: Arc<Self>) -> Option<Router> {
         None
     }

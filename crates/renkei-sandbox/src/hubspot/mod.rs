@@ -119,6 +119,8 @@ fn new_portal(spec: &PortalSpec, now_ms: i64) -> Portal {
             first_name: (*first).to_owned(),
             last_name: (*last).to_owned(),
             created_ms: now_ms,
+            updated_ms: now_ms,
+            archived: false,
         })
         .collect();
     Portal {
@@ -392,6 +394,14 @@ impl Emulator for Hubspot {
         api.merge(open).fallback(not_found).with_state(self)
     }
 
+    fn extra_control(self: Arc<Self>) -> Option<Router> {
+        Some(
+            Router::new()
+                .route("/owners/{id}/{action}", post(owners::set_archived))
+                .with_state(self),
+        )
+    }
+
     fn directory(&self, base: &BaseUrl) -> Value {
         let state = self.read();
         let accounts: Vec<Value> = state
@@ -408,6 +418,7 @@ impl Emulator for Hubspot {
                     "owners": p.owners.iter().map(|o| json!({
                         "id": o.id.to_string(), "email": o.email,
                         "firstName": o.first_name, "lastName": o.last_name,
+                        "archived": o.archived,
                     })).collect::<Vec<_>>(),
                 })
             })

@@ -229,7 +229,7 @@ pub fn validate(
     creating: bool,
 ) -> Result<Values, Vec<Invalid>> {
     let table = p.table(ty);
-    let owners: Vec<u64> = p.owners.iter().map(|o| o.id).collect();
+    let owners = p.active_owner_ids();
     let mut set = Vec::with_capacity(props.len());
     let mut bad = Vec::new();
     let mut created_ms = None;

@@ -1,11 +1,13 @@
 //! Owners (`/crm/v3/owners/`, HubSpot's CRM Owners API: the users records can be assigned
-//! to, filterable by `email`, paged with `after`) and the account details
-//! (`/account-info/v3/details`: the portal id, time zone and currency).
+//! to, filterable by `email`, paged with `after`, the archived ones apart), the sandbox's
+//! control route that archives an owner, and the account details (`/account-info/v3/details`:
+//! the portal id, time zone and currency).
 
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,6 +15,7 @@ use serde_json::json;
 use super::Hubspot;
 use super::auth::Ctx;
 use super::errors::HsError;
+use crate::control::ControlError;
 use crate::http::BaseUrl;
 
 #[derive(Deserialize)]
@@ -23,7 +26,10 @@ pub struct ListQuery {
     archived: Option<String>,
 }
 
-/// `GET /crm/v3/owners/`: `limit` up to 500 (default 100), `after` is the next owner id.
+/// `GET /crm/v3/owners/`: `limit` up to 500 (default 100), `after` is the next owner id. The
+/// active owners, or with `archived=true` the archived ones ("archived: Whether to include
+/// archived owners in the response", CRM Owners API v3, whose answer to `archived=true` lists
+/// the archived owners only).
 pub async fn list(
     State(hs): State<Arc<Hubspot>>,
     Extension(ctx): Extension<Ctx>,
@@ -44,14 +50,13 @@ pub async fn list(
             .parse()
             .map_err(|_| HsError::validation(format!("Invalid paging cursor after={a}")))?,
     };
-    // The sandbox's owners are never deactivated, so the archived list is empty.
     let archived = q.archived.as_deref() == Some("true");
     let state = hs.read();
     let p = state.portal(ctx.portal);
     let mut owners: Vec<_> = p
         .owners
         .iter()
-        .filter(|_| !archived)
+        .filter(|o| o.archived == archived)
         .filter(|o| o.id >= after)
         .filter(|o| {
             q.email
@@ -76,9 +81,12 @@ pub async fn list(
 pub struct ReadQuery {
     #[serde(rename = "idProperty")]
     id_property: Option<String>,
+    archived: Option<String>,
 }
 
-/// `GET /crm/v3/owners/{ownerId}` (`idProperty=id` or `userId`).
+/// `GET /crm/v3/owners/{ownerId}` (`idProperty=id` or `userId`). An archived owner is found
+/// with `archived=true` only ("archived: Whether to return only results that have been
+/// archived", default false), an active one without it.
 pub async fn read(
     State(hs): State<Arc<Hubspot>>,
     Extension(ctx): Extension<Ctx>,
@@ -88,15 +96,58 @@ pub async fn read(
     let state = hs.read();
     let p = state.portal(ctx.portal);
     let by_user = q.id_property.as_deref() == Some("userId");
+    let archived = q.archived.as_deref() == Some("true");
     let owner = id.parse::<u64>().ok().and_then(|n| {
         p.owners
             .iter()
+            .filter(|o| o.archived == archived)
             .find(|o| if by_user { o.user_id == n } else { o.id == n })
     });
     match owner {
         Some(o) => Ok(axum::Json(o.to_json()).into_response()),
         None => Err(HsError::not_found(format!("Owner {id} not found"))),
     }
+}
+
+/// `POST /_control/owners/{ownerId}/archive` and `…/restore`: what deactivating (or
+/// reactivating) the owner's user in the account's settings does. HubSpot has no API for it,
+/// so the sandbox gives one, beside its other control routes. Owner ids are unique across the
+/// sandbox's portals, so the path names no portal. Answers the owner as the Owners API shows it.
+pub async fn set_archived(
+    State(hs): State<Arc<Hubspot>>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Response, ControlError> {
+    let archived = match action.as_str() {
+        "archive" => true,
+        "restore" => false,
+        other => {
+            return Err(ControlError::invalid(format!(
+                "unknown owner action {other:?}; expected archive or restore"
+            )));
+        }
+    };
+    let now = hs.env.clock.now_ms();
+    let mut state = hs.write();
+    let owner = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| {
+            state
+                .portals
+                .iter_mut()
+                .flat_map(|p| p.owners.iter_mut())
+                .find(|o| o.id == n)
+        })
+        .ok_or_else(|| ControlError {
+            status: StatusCode::NOT_FOUND,
+            code: "unknown_owner",
+            message: format!("no owner {id:?} in any portal"),
+        })?;
+    if owner.archived != archived {
+        owner.archived = archived;
+        owner.updated_ms = now;
+    }
+    Ok(axum::Json(owner.to_json()).into_response())
 }
 
 /// `GET /account-info/v3/details`.

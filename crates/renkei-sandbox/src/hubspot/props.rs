@@ -548,7 +548,8 @@ pub fn invalid_error(list: &[Invalid]) -> HsError {
 }
 
 /// The canonical stored string for `raw` written to property `name` of `table`, or why it is
-/// not valid. `owners` are the portal's owner ids, for `hubspot_owner_id`.
+/// not valid. `owners` are the ids of the portal's active owners, for `hubspot_owner_id`: an
+/// archived owner's id is refused as an unknown one is.
 pub fn normalise(
     table: &Table,
     name: &str,

@@ -45,7 +45,8 @@ pub fn seed(hs: &Hubspot, req: &SeedRequest) -> Result<Value, ControlError> {
     };
     let now = hs.env.clock.now_ms();
     let p = state.portal_mut(idx);
-    let owners: Vec<String> = p.owners.iter().map(|o| o.id.to_string()).collect();
+    // Only active owners take records; with every owner archived, records get none.
+    let owners: Vec<String> = p.active_owner_ids().iter().map(u64::to_string).collect();
     let mut events = Vec::new();
     let total = data.companies.len() + data.people.len();
     // Spread the creation times over the past, one second apart, so that sorting by date
@@ -66,7 +67,7 @@ pub fn seed(hs: &Hubspot, req: &SeedRequest) -> Result<Value, ControlError> {
     };
     let mut company_ids = Vec::with_capacity(data.companies.len());
     for (i, c) in data.companies.iter().enumerate() {
-        let owner = &owners[i % owners.len()];
+        let owner = (!owners.is_empty()).then(|| owners[i % owners.len()].as_str());
         let m = props(&[
             ("name", Some(&c.name)),
             ("domain", Some(&c.domain)),
@@ -78,7 +79,7 @@ pub fn seed(hs: &Hubspot, req: &SeedRequest) -> Result<Value, ControlError> {
                 Some(if c.japanese { "Japan" } else { "United States" }),
             ),
             ("industry", Some(industry(c.industry))),
-            ("hubspot_owner_id", Some(owner)),
+            ("hubspot_owner_id", owner),
         ]);
         let mut v = validate(p, ObjType::Companies, &m, true).map_err(fail)?;
         stamp(&mut v);
@@ -99,7 +100,7 @@ pub fn seed(hs: &Hubspot, req: &SeedRequest) -> Result<Value, ControlError> {
             continue;
         }
         let company = person.company.map(|c| &data.companies[c]);
-        let owner = &owners[i % owners.len()];
+        let owner = (!owners.is_empty()).then(|| owners[i % owners.len()].as_str());
         let m = props(&[
             ("firstname", person.first_name.as_deref()),
             ("lastname", person.last_name.as_deref()),
@@ -113,7 +114,7 @@ pub fn seed(hs: &Hubspot, req: &SeedRequest) -> Result<Value, ControlError> {
                 "lifecyclestage",
                 Some(if i % 3 == 0 { "customer" } else { "lead" }),
             ),
-            ("hubspot_owner_id", Some(owner)),
+            ("hubspot_owner_id", owner),
         ]);
         let mut v = validate(p, ObjType::Contacts, &m, true).map_err(fail)?;
         stamp(&mut v);

@@ -336,6 +336,13 @@ impl Table {
 }
 
 /// A user of the portal that records can be assigned to (`hubspot_owner_id`).
+///
+/// HubSpot archives an owner when its user is deactivated or removed from the account: the
+/// owner leaves `GET /crm/v3/owners` and is listed by `?archived=true` instead ("archived:
+/// Whether to include archived owners", CRM Owners API v3,
+/// https://developers.hubspot.com/docs/api/crm/owners). Its id is then no longer a valid
+/// `hubspot_owner_id`. The sandbox archives one through `POST /_control/owners/{id}/archive`
+/// (HubSpot has no API for it: users are deactivated in the account's settings).
 #[derive(Debug, Clone)]
 pub struct Owner {
     pub id: u64,
@@ -344,11 +351,13 @@ pub struct Owner {
     pub first_name: String,
     pub last_name: String,
     pub created_ms: i64,
+    pub updated_ms: i64,
+    pub archived: bool,
 }
 
 impl Owner {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut o = json!({
             "id": self.id.to_string(),
             "email": self.email,
             "type": "PERSON",
@@ -357,10 +366,18 @@ impl Owner {
             "userId": self.user_id,
             "userIdIncludingInactive": self.user_id,
             "createdAt": iso(self.created_ms),
-            "updatedAt": iso(self.created_ms),
-            "archived": false,
+            "updatedAt": iso(self.updated_ms),
+            "archived": self.archived,
             "teams": [],
-        })
+        });
+        // `userId` is the id of an active user; `userIdIncludingInactive` keeps it for a
+        // deactivated one (the two fields of the Owners API's `PublicOwner`).
+        if self.archived
+            && let Some(m) = o.as_object_mut()
+        {
+            m.remove("userId");
+        }
+        o
     }
 }
 
@@ -390,6 +407,15 @@ impl Portal {
 
     pub fn table_mut(&mut self, ty: ObjType) -> &mut Table {
         &mut self.tables[ty.index()]
+    }
+
+    /// The ids of the owners records can be assigned to: the ones not archived.
+    pub fn active_owner_ids(&self) -> Vec<u64> {
+        self.owners
+            .iter()
+            .filter(|o| !o.archived)
+            .map(|o| o.id)
+            .collect()
     }
 
     pub fn new_id(&mut self) -> u64 {

@@ -9,7 +9,7 @@
 //! `ZohoCRM.modules.{ALL|READ|CREATE|UPDATE|DELETE|WRITE}` and the per-module
 //! `ZohoCRM.modules.{leads|contacts|…|notes|custom}.{…}` for records;
 //! `ZohoCRM.settings.{ALL|READ}`, `ZohoCRM.settings.modules.*`, `ZohoCRM.settings.fields.*` for
-//! metadata; `ZohoCRM.users.{ALL|READ}`; `ZohoCRM.org.{ALL|READ}`. Scope names are
+//! metadata; `ZohoCRM.users.{ALL|READ|UPDATE}`; `ZohoCRM.org.{ALL|READ}`. Scope names are
 //! case-insensitive. A missing scope answers 401 `OAUTH_SCOPE_MISMATCH`.
 
 use std::collections::HashMap;
@@ -46,6 +46,7 @@ enum Need {
     Module(usize, &'static str),
     Settings(&'static str),
     Users,
+    UsersUpdate,
     Org,
 }
 
@@ -53,6 +54,7 @@ enum Need {
 pub enum Route {
     Org,
     Users(Option<String>),
+    UpdateUser(Option<String>),
     Modules(Option<String>),
     Fields,
     List(usize),
@@ -79,6 +81,8 @@ fn route(method: &Method, segs: &[&str]) -> Result<Route, ApiError> {
         ["org"] if is(&Method::GET) => Route::Org,
         ["users"] if is(&Method::GET) => Route::Users(None),
         ["users", id] if is(&Method::GET) => Route::Users(Some((*id).to_owned())),
+        ["users"] if is(&Method::PUT) => Route::UpdateUser(None),
+        ["users", id] if is(&Method::PUT) => Route::UpdateUser(Some((*id).to_owned())),
         ["settings", "modules"] if is(&Method::GET) => Route::Modules(None),
         ["settings", "modules", name] if is(&Method::GET) => {
             Route::Modules(Some((*name).to_owned()))
@@ -125,6 +129,7 @@ fn need(r: &Route) -> Need {
     match r {
         Route::Org => Need::Org,
         Route::Users(_) => Need::Users,
+        Route::UpdateUser(_) => Need::UsersUpdate,
         Route::Modules(_) => Need::Settings("modules"),
         Route::Fields => Need::Settings("fields"),
         Route::List(m)
@@ -167,6 +172,7 @@ fn has_scope(scopes: &[String], need: &Need) -> bool {
             has(&format!("ZohoCRM.settings.{o}")) || has(&format!("ZohoCRM.settings.{area}.{o}"))
         }),
         Need::Users => has("ZohoCRM.users.ALL") || has("ZohoCRM.users.READ"),
+        Need::UsersUpdate => has("ZohoCRM.users.ALL") || has("ZohoCRM.users.UPDATE"),
         Need::Org => has("ZohoCRM.org.ALL") || has("ZohoCRM.org.READ"),
     }
 }
@@ -295,6 +301,7 @@ fn dispatch(z: &Zoho, org: usize, r: Route, ctx: &Ctx) -> Response {
     let result = match r {
         Route::Org => meta::org(&z.read()[org]),
         Route::Users(id) => meta::users(&z.read()[org], id.as_deref(), ctx),
+        Route::UpdateUser(id) => meta::update_user(&mut z.write()[org], id.as_deref(), ctx),
         Route::Modules(name) => meta::modules(&z.read()[org], name.as_deref()),
         Route::Fields => meta::fields(&z.read()[org], ctx),
         Route::List(m) => records::list(&z.read()[org], m, ctx),

@@ -1,14 +1,15 @@
-//! Metadata and account endpoints: `/settings/modules`, `/settings/fields?module=…`, `/users`,
-//! `/org`, shaped as the v8 OpenAPI files (modules.json, fields.json, users.json, org.json)
-//! describe them and as the official SDK reads them at start-up (it fetches the fields of a
+//! Metadata and account endpoints: `/settings/modules`, `/settings/fields?module=…`, `/users`
+//! (and `PUT /users/{id}`, which activates or deactivates a user), `/org`, shaped as the v8
+//! OpenAPI files (modules.json, fields.json, users.json, org.json) describe them and as the official SDK reads them at start-up (it fetches the fields of a
 //! module, and of every module a lookup points to, before its first record call, and
 //! `users?type=CurrentUser` after a token exchange to name the token's user).
 
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::{Ctx, no_content};
-use super::errors::ApiError;
+use super::errors::{ApiError, record_error};
 use super::model::{Dt, MODULES, SYSTEM_FIELDS, module_index};
 use super::store::{Org, make_id};
 
@@ -193,7 +194,7 @@ fn user_json(org: &Org, i: usize) -> Value {
         "email": u.email,
         "role": {"name": u.role, "id": make_id(org.prefix, 26_005 + i as u64).to_string()},
         "profile": {"name": u.profile, "id": make_id(org.prefix, 26_011 + i as u64).to_string()},
-        "status": "active",
+        "status": if u.active { "active" } else { "inactive" },
         "confirm": true,
         "zuid": (u.id % 1_000_000_000).to_string(),
         "time_zone": org.time_zone,
@@ -207,7 +208,7 @@ fn user_json(org: &Org, i: usize) -> Value {
         "sort_order_preference__s": "First Name,Last Name",
         "Isonline": false,
         "created_time": org.time(org.created_ms),
-        "Modified_Time": org.time(org.created_ms),
+        "Modified_Time": org.time(u.modified_ms),
         "Created_Time": org.time(org.created_ms),
         "Created_By": owner.clone(),
         "Modified_By": owner,
@@ -230,13 +231,17 @@ pub fn users(org: &Org, id: Option<&str>, ctx: &Ctx) -> Result<Response, ApiErro
         .get("type")
         .map(String::as_str)
         .unwrap_or("AllUsers");
+    // Every user is confirmed and none is deleted; the first is the org's administrator.
+    let all = 0..org.users.len();
+    let active = |i: &usize| org.users[*i].active;
     let picked: Vec<usize> = match kind {
-        "AllUsers" | "ActiveUsers" | "ActiveConfirmedUsers" | "ConfirmedUsers" => {
-            (0..org.users.len()).collect()
-        }
-        "AdminUsers" | "ActiveConfirmedAdmins" => vec![0],
+        "AllUsers" | "ConfirmedUsers" => all.collect(),
+        "ActiveUsers" | "ActiveConfirmedUsers" => all.filter(active).collect(),
+        "DeactiveUsers" => all.filter(|i| !active(i)).collect(),
+        "AdminUsers" => vec![0],
+        "ActiveConfirmedAdmins" => [0].into_iter().filter(active).collect(),
         "CurrentUser" => vec![ctx.user as usize],
-        "DeactiveUsers" | "NotConfirmedUsers" | "DeletedUsers" => vec![],
+        "NotConfirmedUsers" | "DeletedUsers" => vec![],
         _ => return Err(ApiError::invalid_param("type", "invalid data")),
     };
     if picked.is_empty() {
@@ -248,6 +253,129 @@ pub fn users(org: &Org, id: Option<&str>, ctx: &Ctx) -> Result<Response, ApiErro
         "info": {"per_page": 200, "count": users.len(), "page": 1, "more_records": false},
     }))
     .into_response())
+}
+
+/// `PUT /users/{id}` and `PUT /users` (the id in the body): Zoho's "Update User"
+/// (https://www.zoho.com/crm/developer/docs/api/v6/update-user.html, unchanged since v3;
+/// users.json's `Update User`, whose body is `{"users": [{…}]}` and whose answer is
+/// `SuccessWrapper`; the spec leaves `status` a free string). The emulator changes a user's
+/// `status` only, the way an admin deactivates one: "To activate or deactivate a user, use
+/// the key status in the input with the value as either active or inactive, respectively"
+/// (the same page). Also from that page: one user per request ("You can update only one
+/// user's details per PUT request"), and "You cannot deactivate the primary contact of your
+/// organization" (the org's first user here, whom the tokens act as). Errors are the records
+/// API's shapes: a request-level body for a malformed request, a per-user `INVALID_DATA` (HTTP
+/// 400) for a bad id or value; the wording of the refusal of other keys and of deactivating
+/// the primary contact is the sandbox's own.
+pub fn update_user(org: &mut Org, id: Option<&str>, ctx: &Ctx) -> Result<Response, ApiError> {
+    let body: Value = serde_json::from_slice(&ctx.body).map_err(|_| {
+        ApiError::new(
+            400,
+            "INVALID_DATA",
+            "body",
+            json!({"expected_data_type": "jsonobject"}),
+        )
+    })?;
+    let Some(users) = body.get("users") else {
+        return Err(ApiError::new(
+            400,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({"param_name": "users"}),
+        ));
+    };
+    let items = match users.as_array() {
+        Some(a) if !a.is_empty() => a,
+        _ => {
+            return Err(ApiError::new(
+                400,
+                "INVALID_DATA",
+                "invalid data",
+                json!({"expected_data_type": "jsonarray", "api_name": "users", "json_path": "$.users"}),
+            ));
+        }
+    };
+    if items.len() > 1 {
+        return Err(ApiError::new(
+            400,
+            "LIMIT_EXCEEDED",
+            "Record count exceeded",
+            json!({"limit": 1}),
+        ));
+    }
+    let item = &items[0];
+    let error = |code: &str, message: &str, api_name: &str| {
+        let path = format!("$.users[0].{api_name}");
+        let e = record_error(
+            code,
+            message,
+            json!({"api_name": api_name, "json_path": path}),
+        );
+        (StatusCode::BAD_REQUEST, axum::Json(json!({"users": [e]}))).into_response()
+    };
+    let Some(obj) = item.as_object() else {
+        return Ok(error("INVALID_DATA", "invalid data", "users"));
+    };
+    let raw = id.map(str::to_owned).or_else(|| {
+        obj.get("id").and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| v.as_u64().map(|n| n.to_string()))
+        })
+    });
+    let Some(raw) = raw else {
+        let e = mandatory_not_found_user("id");
+        return Ok((StatusCode::BAD_REQUEST, axum::Json(json!({"users": [e]}))).into_response());
+    };
+    let Some(idx) = raw.parse::<u64>().ok().and_then(|n| org.user_index(n)) else {
+        return Ok(error(
+            "INVALID_DATA",
+            "the id given seems to be invalid",
+            "id",
+        ));
+    };
+    if let Some(key) = obj.keys().find(|k| *k != "id" && *k != "status") {
+        return Ok(error(
+            "INVALID_DATA",
+            "the sandbox's Update User changes only status",
+            key,
+        ));
+    }
+    let active = match obj.get("status") {
+        None => org.users[idx].active,
+        Some(v) => match v.as_str() {
+            Some("active") => true,
+            Some("inactive") => false,
+            _ => return Ok(error("INVALID_DATA", "invalid data", "status")),
+        },
+    };
+    if idx == 0 && !active {
+        return Ok(error(
+            "INVALID_DATA",
+            "the primary contact of the organization cannot be deactivated",
+            "status",
+        ));
+    }
+    let u = &mut org.users[idx];
+    if u.active != active {
+        u.active = active;
+        u.modified_ms = ctx.now_ms;
+    }
+    Ok(axum::Json(json!({"users": [{
+        "code": "SUCCESS",
+        "details": {"id": u.id.to_string()},
+        "message": "User updated",
+        "status": "success",
+    }]}))
+    .into_response())
+}
+
+fn mandatory_not_found_user(api_name: &str) -> Value {
+    record_error(
+        "MANDATORY_NOT_FOUND",
+        "required field not found",
+        json!({"api_name": api_name, "json_path": format!("$.users[0].{api_name}")}),
+    )
 }
 
 /// `GET /org`.

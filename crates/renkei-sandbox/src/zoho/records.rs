@@ -563,11 +563,14 @@ fn parse(
         };
         vals.push((fi, Some(val)));
     }
+    // An owner must be an active user. Zoho documents no error of its own for a deactivated
+    // one (neither the v8 OpenAPI files nor the "Insert Records" page list one), so the
+    // emulator refuses it with the `INVALID_DATA` an unknown id gets.
     let owner = match obj.get("Owner") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
             lookup_id(v)
-                .and_then(|id| org.user_index(id))
+                .and_then(|id| org.active_user_index(id))
                 .map(|u| u as u16)
                 .ok_or_else(|| invalid_data("Owner", i, None))?,
         ),
@@ -1038,10 +1041,17 @@ pub fn seed(org: &mut Org, seed: u64, count: usize, now: i64) -> Value {
         module_index("Leads").unwrap_or(0),
         module_index("Deals").unwrap_or(0),
     );
-    let users = org.users.len() as u16;
+    // Records go round the active users (the admin when none is).
+    let owners: Vec<u16> = (0..org.users.len() as u16)
+        .filter(|i| org.users[*i as usize].active)
+        .collect();
     let mk = |org: &mut Org, m: usize, vals: Vec<(usize, Option<Val>)>, n: usize| {
         let id = org.next_id();
-        let owner = (n as u16) % users.max(1);
+        let owner = if owners.is_empty() {
+            0
+        } else {
+            owners[n % owners.len()]
+        };
         let mut rec = Rec {
             id,
             owner,

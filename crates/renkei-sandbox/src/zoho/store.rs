@@ -144,6 +144,11 @@ pub struct User {
     pub email: &'static str,
     pub role: &'static str,
     pub profile: &'static str,
+    /// False once an admin deactivated the user (`PUT /users/{id}` with `status` `inactive`):
+    /// the user is listed by `type=DeactiveUsers` and no longer owns new records.
+    pub active: bool,
+    /// When the user was last changed (`Modified_Time`).
+    pub modified_ms: i64,
 }
 
 impl User {
@@ -190,6 +195,8 @@ impl Org {
                 email: u.2,
                 role: if i == 0 { "CEO" } else { "Manager" },
                 profile: if i == 0 { "Administrator" } else { "Standard" },
+                active: true,
+                modified_ms: now_ms,
             })
             .collect();
         Org {
@@ -228,6 +235,12 @@ impl Org {
 
     pub fn user_index(&self, id: u64) -> Option<usize> {
         self.users.iter().position(|u| u.id == id)
+    }
+
+    /// The user `id` if it may own records: an active user of the org. A deactivated user is
+    /// refused as an `Owner` as an unknown id is.
+    pub fn active_user_index(&self, id: u64) -> Option<usize> {
+        self.user_index(id).filter(|i| self.users[*i].active)
     }
 
     pub fn user_json(&self, idx: u16, with_email: bool) -> Value {

@@ -1185,6 +1185,115 @@ async fn properties_owners_and_account_details() {
     assert_eq!(details.body["utcOffset"], "+09:00");
 }
 
+/// An owner archived through the sandbox's control route (what deactivating its user does in
+/// HubSpot) leaves the owners list for `?archived=true`, and its id is refused as
+/// `hubspot_owner_id` exactly as an id HubSpot never had; restored, it takes records again.
+#[tokio::test]
+async fn an_archived_owner_is_refused_like_an_unknown_one() {
+    let hs = Hs::start().await;
+    let pat = hs.pat(0);
+    let owner = hs.dir["accounts"][0]["owners"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let with_owner =
+        |id: &str| json!({"properties": {"lastname": "Owned", "hubspot_owner_id": id}});
+    let a = hs
+        .post("/crm/v3/objects/contacts", &pat, with_owner(&owner))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+
+    let archived = hs
+        .control(&format!("owners/{owner}/archive"), json!({}))
+        .await;
+    assert_eq!(
+        (&archived["id"], &archived["archived"]),
+        (&json!(owner), &json!(true))
+    );
+    assert!(archived.get("userId").is_none(), "{archived}");
+    assert!(archived["userIdIncludingInactive"].is_u64(), "{archived}");
+
+    let ids = |a: &Answer| -> Vec<String> {
+        a.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let active = hs.get("/crm/v3/owners/", &pat).await;
+    assert_eq!(ids(&active).len(), 2);
+    assert!(!ids(&active).contains(&owner));
+    let gone = hs.get("/crm/v3/owners/?archived=true", &pat).await;
+    assert_eq!(ids(&gone), vec![owner.clone()]);
+    assert_eq!(gone.body["results"][0]["archived"], true);
+    assert_eq!(
+        hs.get(&format!("/crm/v3/owners/{owner}"), &pat)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        hs.get(&format!("/crm/v3/owners/{owner}?archived=true"), &pat)
+            .await
+            .body["id"],
+        owner
+    );
+
+    // The same 400 as for an owner id that never existed, but for the id.
+    let refused = hs
+        .post("/crm/v3/objects/contacts", &pat, with_owner(&owner))
+        .await;
+    let unknown = hs
+        .post("/crm/v3/objects/contacts", &pat, with_owner("999999"))
+        .await;
+    assert_eq!(
+        (refused.status, unknown.status),
+        (400, 400),
+        "{}",
+        refused.text
+    );
+    let shape = |a: &Answer, id: &str| {
+        let mut b = a.body.clone();
+        b["correlationId"] = Value::Null;
+        b.to_string().replace(id, "<id>")
+    };
+    assert_eq!(shape(&refused, &owner), shape(&unknown, "999999"));
+    assert_eq!(refused.body["errors"][0]["code"], "INVALID_OWNER_ID");
+    assert_eq!(
+        refused.body["errors"][0]["message"],
+        format!("{owner} is not a valid owner id")
+    );
+    // Nor may an update give a record to it.
+    let c = hs.contact(&pat, json!({"lastname": "Other"})).await;
+    let r = hs
+        .call(
+            Method::PATCH,
+            &format!("/crm/v3/objects/contacts/{c}"),
+            &pat,
+            Some(json!({"properties": {"hubspot_owner_id": owner}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+
+    let restored = hs
+        .control(&format!("owners/{owner}/restore"), json!({}))
+        .await;
+    assert_eq!(restored["archived"], false);
+    let a = hs
+        .post("/crm/v3/objects/contacts", &pat, with_owner(&owner))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let r = hs
+        .sb
+        .client
+        .post(hs.sb.url(P, "/_control/owners/424242/archive"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
 #[tokio::test]
 async fn rate_limits_with_hubspot_headers_and_429s() {
     let hs = Hs::start().await;

@@ -1147,5 +1147,110 @@ async fn settings_and_faults_speak_zoho() {
     );
 }
 
+/// A user deactivated through the Users API (`PUT /users/{id}` with `status` `inactive`, as
+/// an admin does) moves to `type=DeactiveUsers` and can no longer own records: an `Owner`
+/// naming them is refused with the same `INVALID_DATA` as an id the org does not have.
+#[tokio::test]
+async fn a_deactivated_user_cannot_own_records() {
+    use reqwest::Method as M;
+    let sb = TestSandbox::start().await;
+    let d = dir(&sb).await;
+    let t = tokens(&sb, &d, &d.jp_org, ALL).await;
+    let at = t["access_token"].as_str().unwrap().to_owned();
+    let api = |path: &str| sb.url(Z, &format!("/jp/api/crm/v8{path}"));
+    let (_, users, _) = call(&sb, M::GET, &api("/users?type=AllUsers"), &at, None).await;
+    let users = users["users"].as_array().unwrap().clone();
+    assert!(users.iter().all(|u| u["status"] == "active"));
+    let second = users[1]["id"].as_str().unwrap().to_owned();
+    let lead = |owner: &str| json!({"data": [{"Last_Name": "Owned", "Company": "Owner KK", "Owner": {"id": owner}}]});
+    let (s, b, _) = call(&sb, M::POST, &api("/Leads"), &at, Some(lead(&second))).await;
+    assert_eq!(s, 201, "{b}");
+
+    let (s, b, _) = call(
+        &sb,
+        M::PUT,
+        &api(&format!("/users/{second}")),
+        &at,
+        Some(json!({"users": [{"status": "inactive"}]})),
+    )
+    .await;
+    assert_eq!(
+        (s, &b),
+        (
+            200,
+            &json!({"users": [{"code": "SUCCESS", "details": {"id": second},
+                                "message": "User updated", "status": "success"}]})
+        )
+    );
+    let (_, b, _) = call(&sb, M::GET, &api(&format!("/users/{second}")), &at, None).await;
+    assert_eq!(b["users"][0]["status"], "inactive");
+    let (_, b, _) = call(&sb, M::GET, &api("/users?type=DeactiveUsers"), &at, None).await;
+    assert_eq!(b["users"][0]["id"], second.as_str());
+    let (_, b, _) = call(&sb, M::GET, &api("/users?type=ActiveUsers"), &at, None).await;
+    assert_eq!(b["users"].as_array().unwrap().len(), users.len() - 1);
+
+    // Refused exactly as an owner the org does not have.
+    let (s, inactive, _) = call(&sb, M::POST, &api("/Leads"), &at, Some(lead(&second))).await;
+    assert_eq!(s, 400, "{inactive}");
+    let (_, unknown, _) = call(
+        &sb,
+        M::POST,
+        &api("/Leads"),
+        &at,
+        Some(lead("5725767000000999999")),
+    )
+    .await;
+    assert_eq!(inactive, unknown);
+    assert_eq!(
+        inactive["data"][0],
+        json!({"code": "INVALID_DATA", "message": "invalid data", "status": "error",
+               "details": {"api_name": "Owner", "json_path": "$.data[0].Owner"}})
+    );
+    // The admin still owns records; the primary contact cannot be deactivated.
+    let admin = users[0]["id"].as_str().unwrap().to_owned();
+    let (s, b, _) = call(&sb, M::POST, &api("/Leads"), &at, Some(lead(&admin))).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b, _) = call(
+        &sb,
+        M::PUT,
+        &api("/users"),
+        &at,
+        Some(json!({"users": [{"id": admin, "status": "inactive"}]})),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["users"][0]["code"]),
+        (400, &json!("INVALID_DATA")),
+        "{b}"
+    );
+    for bad in [json!({"status": "disabled"}), json!({"first_name": "X"})] {
+        let (s, b, _) = call(
+            &sb,
+            M::PUT,
+            &api(&format!("/users/{second}")),
+            &at,
+            Some(json!({"users": [bad]})),
+        )
+        .await;
+        assert_eq!(
+            (s, &b["users"][0]["code"]),
+            (400, &json!("INVALID_DATA")),
+            "{b}"
+        );
+    }
+    // Reactivated, the user owns records again.
+    let (s, _, _) = call(
+        &sb,
+        M::PUT,
+        &api(&format!("/users/{second}")),
+        &at,
+        Some(json!({"users": [{"status": "active"}]})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, b, _) = call(&sb, M::POST, &api("/Leads"), &at, Some(lead(&second))).await;
+    assert_eq!(s, 201, "{b}");
+}
+
 mod activities;
 mod spec;

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::people::{connect_minted, emulator, quiet_scheduler, sandbox};
 use crate::support::TestApp;
+use crate::writeback::{soql, vendor};
 
 async fn act(app: &TestApp, action: &str, body: Value) -> Value {
     let (s, b) = app
@@ -35,6 +36,69 @@ fn fault_path(app: &TestApp, provider: &str, t: &Value, rest: &str) -> String {
         _ => format!("{}/crm/v8", t["api_domain"].as_str().unwrap()),
     };
     format!("{}{rest}", base.strip_prefix(&mount).unwrap())
+}
+
+/// Deactivates the emulator's second user the way each CRM does it, with the connection's
+/// token `t`: Salesforce's `sales@` user through `PATCH /sobjects/User/{id}` (`IsActive`
+/// false), HubSpot's second owner through the sandbox's archive control (HubSpot has no API
+/// for it), Zoho's second user through `PUT /users/{id}` (`status` `inactive`). Answers the
+/// user's id as an `owner_id` input names it.
+async fn deactivate_second_user(app: &TestApp, provider: &str, t: &Value) -> String {
+    let token = &t["access_token"];
+    match provider {
+        "salesforce" => {
+            let users = soql(app, t, "SELECT Id, Email FROM User").await;
+            let sales = users
+                .iter()
+                .find(|u| u["Email"].as_str().unwrap().starts_with("sales@"))
+                .expect("the emulator's second user")["Id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let url = format!(
+                "{}/services/data/v62.0/sobjects/User/{sales}",
+                t["instance_url"].as_str().unwrap()
+            );
+            let resp = app
+                .http
+                .patch(url)
+                .bearer_auth(token.as_str().unwrap())
+                .json(&json!({"IsActive": false}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+            sales
+        }
+        "hubspot" => {
+            let url = format!("{}/crm/v3/owners", app.url("/sandbox/hubspot"));
+            let owners = vendor(app, token, reqwest::Method::GET, &url, None).await;
+            let id = owners["results"][1]["id"].as_str().unwrap().to_owned();
+            sandbox(app, provider, &format!("owners/{id}/archive"), json!({})).await;
+            id
+        }
+        _ => {
+            let api = format!("{}/crm/v8", t["api_domain"].as_str().unwrap());
+            let users = vendor(
+                app,
+                token,
+                reqwest::Method::GET,
+                &format!("{api}/users"),
+                None,
+            )
+            .await;
+            let id = users["users"][1]["id"].as_str().unwrap().to_owned();
+            vendor(
+                app,
+                token,
+                reqwest::Method::PUT,
+                &format!("{api}/users/{id}"),
+                Some(json!({"users": [{"status": "inactive"}]})),
+            )
+            .await;
+            id
+        }
+    }
 }
 
 /// The create path of each CRM's accounts.
@@ -204,7 +268,7 @@ async fn outcomes_come_from_the_crms_own_errors() {
     )
     .await;
     for provider in ["salesforce", "hubspot", "zoho_crm"] {
-        connect_minted(&app, "acme", provider).await;
+        let tokens = connect_minted(&app, "acme", provider).await;
         let with = |inputs: Value| json!({"provider": provider, "inputs": inputs});
         let person = json!({"last_name": "Dup", "email": "dup@example.co.jp",
                             "company": "Dup KK"});
@@ -265,6 +329,21 @@ async fn outcomes_come_from_the_crms_own_errors() {
             ("invalid_input", &json!("email")),
             "{provider}: {b}"
         );
+
+        // An owner the CRM has but deactivated: Salesforce INACTIVE_OWNER_OR_USER, HubSpot's
+        // archived owner as an unknown one (INVALID_OWNER_ID), Zoho INVALID_DATA on Owner.
+        // Last in the provider's turn, so that no other check meets the deactivated user.
+        let inactive = deactivate_second_user(&app, provider, &tokens).await;
+        let b = act(
+            &app,
+            "add_lead",
+            with(json!({"last_name": "Owned", "company": "Owner KK", "owner_id": inactive})),
+        )
+        .await;
+        assert_eq!(outcome(&b), "invalid_assignee", "{provider}: {b}");
+        if provider == "salesforce" {
+            assert_eq!(b["details"]["code"], "INACTIVE_OWNER_OR_USER", "{b}");
+        }
     }
     // A mandatory field the CRM itself asks for: Salesforce's Lead needs Company
     // (REQUIRED_FIELD_MISSING), Zoho's Deal its Stage (MANDATORY_NOT_FOUND).

@@ -292,6 +292,108 @@ async fn the_duplicate_rule_is_switchable() {
     .await;
 }
 
+/// A user an admin deactivates (`PATCH /sobjects/User/{id}` with `IsActive` false) can no
+/// longer be given records: a create or an owner change naming them answers
+/// `INACTIVE_OWNER_OR_USER`, in Salesforce's words, while the records they already own still
+/// take other updates.
+#[tokio::test]
+async fn an_inactive_user_cannot_own_records() {
+    let sf = Sf::start().await;
+    let users = sf
+        .get("query?q=SELECT+Id,Username,IsActive+FROM+User")
+        .await;
+    let sales = users.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["Username"].as_str().unwrap().starts_with("sales@"))
+        .expect("the org's second user")
+        .clone();
+    assert_eq!(sales["IsActive"], true);
+    let sales = sales["Id"].as_str().unwrap().to_owned();
+    let lead = json!({"LastName": "Owned", "Company": "Owner KK", "OwnerId": sales});
+    let owned = sf.create("Lead", lead.clone()).await;
+
+    let r = sf
+        .call(
+            "PATCH",
+            &format!("sobjects/User/{sales}"),
+            Some(json!({"IsActive": false})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = sf.get(&format!("sobjects/User/{sales}")).await;
+    assert_eq!(r.body["IsActive"], false);
+
+    let refusal = json!([{
+        "message": format!("operation performed with inactive user [{}] as owner of lead", &sales[..15]),
+        "errorCode": "INACTIVE_OWNER_OR_USER",
+        "fields": [],
+    }]);
+    let r = sf.post("sobjects/Lead", lead.clone()).await;
+    assert_eq!((r.status, &r.body), (400, &refusal));
+    // An owner change to them too; the other writes of a collection still land.
+    let other = sf
+        .create("Lead", json!({"LastName": "Other", "Company": "Owner KK"}))
+        .await;
+    let r = sf
+        .call(
+            "PATCH",
+            &format!("sobjects/Lead/{other}"),
+            Some(json!({"OwnerId": sales})),
+        )
+        .await;
+    assert_eq!((r.status, &r.body), (400, &refusal));
+    let r = sf
+        .post(
+            "composite/sobjects",
+            json!({"allOrNone": false, "records": [
+                {"attributes": {"type": "Contact"}, "LastName": "Kept", "OwnerId": sales},
+                {"attributes": {"type": "Contact"}, "LastName": "Kept"},
+            ]}),
+        )
+        .await;
+    assert_eq!(
+        r.body[0]["errors"][0]["statusCode"],
+        "INACTIVE_OWNER_OR_USER"
+    );
+    assert_eq!(r.body[1]["success"], true, "{}", r.body);
+    // A record they already own still takes updates that leave its owner alone.
+    let r = sf
+        .call(
+            "PATCH",
+            &format!("sobjects/Lead/{owned}"),
+            Some(json!({"Title": "CTO"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // An active owner is fine; so is this one once reactivated.
+    let admin = sf.dir["accounts"][0]["username"].as_str().unwrap();
+    let admin = sf
+        .get(&format!(
+            "query?q=SELECT+Id+FROM+User+WHERE+Username+=+'{admin}'"
+        ))
+        .await
+        .body["records"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sf.create(
+        "Lead",
+        json!({"LastName": "Admin's", "Company": "Owner KK", "OwnerId": admin}),
+    )
+    .await;
+    let r = sf
+        .call(
+            "PATCH",
+            &format!("sobjects/User/{sales}"),
+            Some(json!({"IsActive": true})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    sf.create("Lead", lead).await;
+}
+
 #[tokio::test]
 async fn upsert_by_external_id_creates_then_updates() {
     let sf = Sf::start().await;

@@ -329,6 +329,15 @@ async fn responses_match_zohos_openapi_files() {
     sp.loose = false;
     let (_, b) = call(M::GET, "/users?type=AllUsers", None).await;
     sp.check("users.json", "/crm/v8/users", "get", "200", &b);
+    // Deactivating a user (the org's second) and a refused change of the first.
+    let user = |i: usize| b["users"][i]["id"].as_str().unwrap().to_owned();
+    let off = json!({"users": [{"status": "inactive"}]});
+    let (s, r) = call(M::PUT, &format!("/users/{}", user(1)), Some(off.clone())).await;
+    assert_eq!(s, 200, "{r}");
+    sp.check("users.json", "/crm/v8/users/{user}", "put", "200", &r);
+    let (s, r) = call(M::PUT, &format!("/users/{}", user(0)), Some(off)).await;
+    assert_eq!(s, 400, "{r}");
+    sp.check("users.json", "/crm/v8/users/{user}", "put", "400", &r);
     let (_, b) = call(M::GET, "/org", None).await;
     sp.check("org.json", "/crm/v8/org", "get", "200", &b);
 }
