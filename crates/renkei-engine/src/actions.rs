@@ -986,15 +986,13 @@ fn person_object(provider: Provider, object: PersonObject) -> (PersonObject, Map
     (object, extra)
 }
 
-/// The object name of a person object at `provider`.
+/// The object name of a person object at `provider`; a HubSpot lead is a contact
+/// ([`person_object`]).
 fn person_object_name(provider: Provider, object: PersonObject) -> &'static str {
-    match (provider, object) {
-        (Provider::Salesforce, PersonObject::Lead) => "Lead",
-        (Provider::Salesforce, PersonObject::Contact) => "Contact",
-        (Provider::Hubspot, _) => "contacts",
-        (Provider::ZohoCrm, PersonObject::Lead) => "Leads",
-        (Provider::ZohoCrm, PersonObject::Contact) => "Contacts",
-    }
+    object
+        .remote_name(provider)
+        .or_else(|| PersonObject::Contact.remote_name(provider))
+        .unwrap_or("contacts")
 }
 
 fn account_object(provider: Provider) -> &'static str {
