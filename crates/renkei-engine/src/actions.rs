@@ -333,23 +333,10 @@ async fn wait_for_answer(
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        answer = match store
-            .claim_action(
-                tenant,
-                key,
-                "",
-                "",
-                Millis(0),
-                Millis(i64::MIN),
-                Millis(i64::MIN),
-            )
-            .await?
-        {
-            ActionClaim::Held { answer, .. } => answer,
-            // Released by the first request (it wrote nothing): this one took the key with an
-            // empty fingerprint, which must not stand. Give it back and say so.
-            ActionClaim::Claimed { started_at } => {
-                store.release_action(tenant, key, started_at).await?;
+        answer = match store.action_answer(tenant, key).await? {
+            Some(answer) => answer,
+            // Released by the first request: it wrote nothing, so this one may be sent again.
+            None => {
                 return Ok(Answered {
                     answer: Answer::new(
                         Outcome::Failure,

@@ -118,6 +118,27 @@ impl Store {
         )))
     }
 
+    /// The stored answer under `key`: `None` when no request holds the key (it was released),
+    /// `Some(None)` while the holder is still running.
+    pub async fn action_answer(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        on_pool!(self, read, |pool| {
+            let row = sqlx::query(
+                "SELECT answer FROM action_requests WHERE tenant_id = $1 AND idempotency_key = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| r.opt_text("answer"))
+                .transpose()
+                .map_err(StoreError::from)
+        })
+    }
+
     /// Records the answer of the request that claimed `key` at `started_at`.
     pub async fn finish_action(
         &self,

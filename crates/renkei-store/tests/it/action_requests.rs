@@ -43,10 +43,16 @@ async fn racing_requests_claim_a_key_once_and_later_ones_read_the_answer() {
             assert_eq!(answer, &None, "still running");
         }
     }
+    assert_eq!(db.store.action_answer(&t, "k1").await.unwrap(), Some(None));
+    assert_eq!(db.store.action_answer(&t, "k2").await.unwrap(), None);
     db.store
         .finish_action(&t, "k1", now, r#"{"outcome":"success"}"#, now)
         .await
         .unwrap();
+    assert_eq!(
+        db.store.action_answer(&t, "k1").await.unwrap(),
+        Some(Some(r#"{"outcome":"success"}"#.to_owned()))
+    );
     let again = db
         .store
         .claim_action(&t, "k1", "add_lead", "fp", now, Millis(0), Millis(0))
