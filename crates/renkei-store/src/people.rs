@@ -305,7 +305,6 @@ impl Store {
         let mut after: HashMap<i64, bool> = HashMap::new();
         let mut content_changed: HashSet<i64> = HashSet::new();
         let mut identity_keys: HashSet<String> = HashSet::new();
-        let mut touched_without_key: Vec<i64> = Vec::new();
         let mut inserts: Vec<&PersonUpsert> = Vec::new();
         for item in items {
             match item {
@@ -326,11 +325,8 @@ impl Store {
                             if let Some(k) = &e.identity_key {
                                 identity_keys.insert(k.clone());
                             }
-                            match &p.identity_key {
-                                Some(k) => {
-                                    identity_keys.insert(k.clone());
-                                }
-                                None => touched_without_key.push(e.id),
+                            if let Some(k) = &p.identity_key {
+                                identity_keys.insert(k.clone());
                             }
                         }
                     }
@@ -366,28 +362,89 @@ impl Store {
         }
         // 2. New rows, in multi-row inserts. They start chosen; the identity pass below
         //    demotes them where another row wins.
-        let mut new_ids: Vec<i64> = Vec::new();
+        // New rows by the identity key they join: those keys need only their current chosen
+        // row read (step 3), unless a row of this page also left or changed in them.
+        let mut joined: HashMap<&str, Vec<Candidate>> = HashMap::new();
+        let mut new_ids: HashSet<i64> = HashSet::new();
         for chunk in inserts.chunks(INSERT_CHUNK) {
             let ids = self.insert_people(tx, tenant, provider, chunk, now).await?;
             out.inserted += ids.len() as u64;
             for (p, id) in chunk.iter().zip(&ids) {
                 before.insert(*id, false);
                 after.insert(*id, true);
-                match &p.identity_key {
-                    Some(k) => {
-                        identity_keys.insert(k.clone());
-                    }
-                    None => touched_without_key.push(*id),
+                if let Some(k) = &p.identity_key {
+                    joined.entry(k.as_str()).or_default().push(Candidate {
+                        id: *id,
+                        object: p.object.clone(),
+                        remote_id: p.remote_id.clone(),
+                        remote_created_at: p.remote_created_at.map(|m| m.0),
+                        chosen: true,
+                        duplicate_of: None,
+                    });
                 }
             }
             new_ids.extend(ids);
         }
         // 3. The identity choice for every key the page touched that needs one.
+        // (row, the chosen row it duplicates, or none when it is the chosen one).
+        let mut choices: Vec<(i64, Option<i64>)> = Vec::new();
+        // 3a. Keys that only gained new rows. Every key with a live row has exactly one chosen
+        //     row, so the choice among the old rows and the new ones is between that row and
+        //     the new ones: no need to read the key's other rows, which an import would
+        //     otherwise re-read on every page that adds to a key shared by many records (a
+        //     company's main number), a read growing with the table (docs/benchmarks.md).
+        let mut fast: Vec<&str> = joined
+            .keys()
+            .copied()
+            .filter(|k| !identity_keys.contains(*k))
+            .collect();
+        fast.sort_unstable();
+        for chunk in fast.chunks(CHUNK) {
+            let mut incumbents: HashMap<String, Vec<Candidate>> = HashMap::new();
+            for (k, c) in self.chosen_people(tx, tenant, provider, chunk).await? {
+                if !new_ids.contains(&c.id) {
+                    incumbents.entry(k).or_default().push(c);
+                }
+            }
+            for k in chunk {
+                let new = &joined[k];
+                let old = incumbents.remove(*k).unwrap_or_default();
+                if old.len() > 1 {
+                    // Not a state this module leaves; the full choice below repairs it.
+                    identity_keys.insert((*k).to_owned());
+                    continue;
+                }
+                let Some(winner) = old
+                    .iter()
+                    .chain(new)
+                    .min_by(|a, b| preference(a).cmp(&preference(b)))
+                    .map(|w| w.id)
+                else {
+                    continue;
+                };
+                for c in new {
+                    if c.id != winner {
+                        choices.push((c.id, Some(winner)));
+                        after.insert(c.id, false);
+                    }
+                }
+                if let Some(o) = old.first()
+                    && o.id != winner
+                {
+                    // A new row outranks the chosen one: it and the rows pointing at it now
+                    // point at the new row.
+                    choices.push((o.id, Some(winner)));
+                    before.entry(o.id).or_insert(true);
+                    after.insert(o.id, false);
+                    self.repoint_duplicates(tx, tenant, provider, k, o.id, winner)
+                        .await?;
+                }
+            }
+        }
+        // 3b. Every other key: all its live rows are read and the choice made again.
         let mut keys: Vec<String> = identity_keys.into_iter().collect();
         keys.sort();
         let mut contested = Vec::new();
-        // (row, the chosen row it duplicates, or none when it is the chosen one).
-        let mut choices: Vec<(i64, Option<i64>)> = Vec::new();
         for chunk in keys.chunks(CHUNK) {
             contested.extend(self.contested_keys(tx, tenant, provider, chunk).await?);
         }
@@ -458,36 +515,51 @@ impl Store {
             })
             .collect();
         for chunk in keys.chunks(CHUNK) {
-            // Remote ids are unique per provider account in every CRM we speak to, but we
-            // still key by object: a Salesforce Lead and Contact never share an id, Zoho's
-            // modules do not either, and the object column keeps that assumption checked.
+            // Looked up by (object, remote id), the unique key, so that no other index is
+            // needed for it. Remote ids are unique per provider account in every CRM we speak
+            // to (a Salesforce Lead and Contact never share an id, nor do Zoho's modules), but
+            // the object is part of a person's identity here all the same.
             type Row = (i64, String, String, String, i64, i64, Option<String>);
             let rows: Vec<Row> = match &mut tx.inner {
                 TxInner::Sqlite(t) => {
+                    let mut objects: Vec<&str> = chunk.iter().map(|(o, _)| *o).collect();
+                    objects.sort_unstable();
+                    objects.dedup();
                     let sql = format!(
                         "SELECT id, object, remote_id, content_hash, deleted, chosen, identity_key
                          FROM people WHERE tenant_id = ? AND provider = ?
-                           AND remote_id IN ({})",
+                           AND object IN ({}) AND remote_id IN ({})",
+                        sqlite_marks(objects.len()),
                         sqlite_marks(chunk.len())
                     );
                     let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                    for o in &objects {
+                        q = q.bind(*o);
+                    }
                     for (_, r) in chunk {
                         q = q.bind(*r);
                     }
-                    q.fetch_all(&mut **t).await?
+                    // The lists pair every object with every id; keep the page's own pairs.
+                    let wanted: HashSet<(&str, &str)> = chunk.iter().copied().collect();
+                    let rows: Vec<Row> = q.fetch_all(&mut **t).await?;
+                    rows.into_iter()
+                        .filter(|r| wanted.contains(&(r.1.as_str(), r.2.as_str())))
+                        .collect()
                 }
-                // See the module doc for why PostgreSQL joins an array instead.
+                // See the module doc for why PostgreSQL joins arrays instead.
                 TxInner::Postgres(t) => {
+                    let objects: Vec<&str> = chunk.iter().map(|(o, _)| *o).collect();
                     let ids: Vec<&str> = chunk.iter().map(|(_, r)| *r).collect();
                     sqlx::query_as(
                         "SELECT p.id, p.object, p.remote_id, p.content_hash, p.deleted, p.chosen,
                                 p.identity_key
-                         FROM unnest($3::text[]) AS k(remote_id)
-                         JOIN people p ON p.remote_id = k.remote_id
+                         FROM unnest($3::text[], $4::text[]) AS k(object, remote_id)
+                         JOIN people p ON p.object = k.object AND p.remote_id = k.remote_id
                          WHERE p.tenant_id = $1 AND p.provider = $2",
                     )
                     .bind(tenant.as_str())
                     .bind(provider)
+                    .bind(&objects)
                     .bind(&ids)
                     .fetch_all(&mut **t)
                     .await?
@@ -639,6 +711,91 @@ impl Store {
         Ok(())
     }
 
+    /// The chosen live row of each of `keys` that has one.
+    async fn chosen_people(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        keys: &[&str],
+    ) -> Result<Vec<(String, Candidate)>, StoreError> {
+        type Row = (String, i64, String, String, Option<i64>);
+        let rows: Vec<Row> = match &mut tx.inner {
+            TxInner::Sqlite(t) => {
+                let sql = format!(
+                    "SELECT identity_key, id, object, remote_id, remote_created_at
+                     FROM people
+                     WHERE tenant_id = ? AND provider = ? AND identity_key IN ({})
+                       AND chosen = 1 AND deleted = 0",
+                    sqlite_marks(keys.len())
+                );
+                let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                for k in keys {
+                    q = q.bind(*k);
+                }
+                q.fetch_all(&mut **t).await?
+            }
+            TxInner::Postgres(t) => {
+                sqlx::query_as(
+                    "SELECT p.identity_key, p.id, p.object, p.remote_id, p.remote_created_at
+                     FROM unnest($3::text[]) AS k(wanted)
+                     JOIN people p ON p.identity_key = k.wanted
+                     WHERE p.tenant_id = $1 AND p.provider = $2
+                       AND p.chosen = 1 AND p.deleted = 0",
+                )
+                .bind(tenant.as_str())
+                .bind(provider)
+                .bind(keys)
+                .fetch_all(&mut **t)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(k, id, object, remote_id, created)| {
+                (
+                    k,
+                    Candidate {
+                        id,
+                        object,
+                        remote_id,
+                        remote_created_at: created,
+                        chosen: true,
+                        duplicate_of: None,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Points the live duplicates of `from` under identity key `key` at `to`.
+    async fn repoint_duplicates(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        key: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(), StoreError> {
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "UPDATE people SET duplicate_of = $5
+                 WHERE tenant_id = $1 AND provider = $2 AND identity_key = $3
+                   AND duplicate_of = $4 AND deleted = 0",
+            )
+            .bind(tenant.as_str())
+            .bind(provider)
+            .bind(key)
+            .bind(from)
+            .bind(to)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
     async fn identity_candidates(
         &self,
         tx: &mut Tx,
@@ -699,31 +856,28 @@ impl Store {
     }
 
     /// Writes identity choices: each row becomes chosen (`None`) or a duplicate of the row
-    /// given. SQLite runs one statement per distinct value of `duplicate_of` (its `IN` lists
-    /// are cheap); PostgreSQL one per [`CHUNK`] rows, from two arrays.
+    /// given, in one statement per [`CHUNK`] rows (SQLite from a `VALUES` list, PostgreSQL
+    /// from two arrays).
     async fn set_choices(
         &self,
         tx: &mut Tx,
         choices: &[(i64, Option<i64>)],
     ) -> Result<(), StoreError> {
         match &mut tx.inner {
+            // One statement per chunk, from a VALUES list: a page can change the choice of
+            // hundreds of rows, each with its own winner.
             TxInner::Sqlite(t) => {
-                let mut by_dup: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
-                for (id, dup) in choices {
-                    by_dup.entry(*dup).or_default().push(*id);
-                }
-                for (dup, ids) in by_dup {
-                    for ids in ids.chunks(CHUNK) {
-                        let sql = format!(
-                            "UPDATE people SET chosen = ?, duplicate_of = ? WHERE id IN ({})",
-                            sqlite_marks(ids.len())
-                        );
-                        let mut q = sqlx::query(&sql).bind(i64::from(dup.is_none())).bind(dup);
-                        for id in ids {
-                            q = q.bind(*id);
-                        }
-                        q.execute(&mut **t).await?;
+                for chunk in choices.chunks(CHUNK) {
+                    let sql = format!(
+                        "UPDATE people SET chosen = c.column2 IS NULL, duplicate_of = c.column2
+                         FROM (VALUES {}) AS c WHERE people.id = c.column1",
+                        vec!["(?, ?)"; chunk.len()].join(", ")
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for (id, dup) in chunk {
+                        q = q.bind(*id).bind(*dup);
                     }
+                    q.execute(&mut **t).await?;
                 }
             }
             TxInner::Postgres(t) => {
@@ -893,7 +1047,6 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Person>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND id > $2");
         let mut binds: Vec<String> = Vec::new();
         let mut next = 3;
         let mut mark = |binds: &mut Vec<String>, v: String| {
@@ -902,19 +1055,29 @@ impl Store {
             next += 1;
             m
         };
-        if !f.include_hidden {
-            sql.push_str(" AND deleted = 0 AND chosen = 1");
-        }
-        if !f.phone_keys.is_empty() {
+        let mut sql = if f.phone_keys.is_empty() {
+            format!("SELECT {COLUMNS} FROM people WHERE tenant_id = $1 AND id > $2")
+        } else {
+            // A number is looked up in each phone's index and the two answers joined. Written
+            // as `tenant_id = $1 AND (phone_key IN … OR phone2_key IN …)`, SQLite walked the
+            // tenant's rows instead, as neither index serves the `OR` alone: a caller looked
+            // up on a ringing phone cost a scan of every person of the tenant.
             let marks: Vec<String> = f
                 .phone_keys
                 .iter()
                 .map(|k| mark(&mut binds, k.clone()))
                 .collect();
             let list = marks.join(", ");
-            sql.push_str(&format!(
-                " AND (phone_key IN ({list}) OR phone2_key IN ({list}))"
-            ));
+            format!(
+                "SELECT {COLUMNS} FROM people
+                 WHERE id IN (SELECT id FROM people WHERE tenant_id = $1 AND phone_key IN ({list})
+                     UNION ALL
+                     SELECT id FROM people WHERE tenant_id = $1 AND phone2_key IN ({list}))
+                   AND id > $2"
+            )
+        };
+        if !f.include_hidden {
+            sql.push_str(" AND deleted = 0 AND chosen = 1");
         }
         if let Some(e) = &f.email_key {
             let m = mark(&mut binds, e.clone());

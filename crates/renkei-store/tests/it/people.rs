@@ -154,6 +154,49 @@ async fn identity_choice_and_change_feed() {
         ]
     );
 
+    // Every row of the key now points at the contact: the lead that was chosen and the lead
+    // that pointed at it. A later lead joins as a duplicate of the contact.
+    apply(
+        &db,
+        &t,
+        vec![PageItem::Upsert(Box::new(person(
+            "lead",
+            "L4",
+            Some("+81312345678"),
+            95,
+            "a",
+        )))],
+        350,
+    )
+    .await;
+    let hidden = PeopleFilter {
+        phone_keys: vec!["+81312345678".into()],
+        include_hidden: true,
+        ..Default::default()
+    };
+    let rows = db.store.find_people(&t, &hidden, 0, 10).await.unwrap();
+    let c9 = rows.iter().find(|p| p.remote_id == "C9").unwrap();
+    assert!(c9.chosen && c9.duplicate_of.is_none());
+    let mut dups: Vec<(&str, bool, Option<i64>)> = rows
+        .iter()
+        .filter(|p| p.remote_id != "C9")
+        .map(|p| (p.remote_id.as_str(), p.chosen, p.duplicate_of))
+        .collect();
+    dups.sort();
+    assert_eq!(
+        dups,
+        [
+            ("L1", false, Some(c9.id)),
+            ("L2", false, Some(c9.id)),
+            ("L4", false, Some(c9.id))
+        ]
+    );
+    assert_eq!(
+        feed(&db, &t).await.len(),
+        4,
+        "a shadowed lead is not in the feed"
+    );
+
     // An edit of the shadowed lead is invisible to the host app; of the chosen one, an update.
     let out = apply(
         &db,
@@ -251,7 +294,7 @@ async fn identity_choice_and_change_feed() {
         )
         .await
         .unwrap();
-    assert_eq!(all.len(), 3);
+    assert_eq!(all.len(), 4);
     let l2 = all.iter().find(|p| p.remote_id == "L2").unwrap();
     let l1 = all.iter().find(|p| p.remote_id == "L1").unwrap();
     assert_eq!(l2.duplicate_of, Some(l1.id));
@@ -271,7 +314,7 @@ async fn identity_choice_and_change_feed() {
     assert_eq!(by_q.len(), 1);
     assert_eq!(
         db.store.count_people(&t, "salesforce").await.unwrap(),
-        (2, 3, 1)
+        (2, 4, 1)
     );
     db.cleanup().await;
 }
