@@ -401,7 +401,10 @@ impl Store {
         fast.sort_unstable();
         for chunk in fast.chunks(CHUNK) {
             let mut incumbents: HashMap<String, Vec<Candidate>> = HashMap::new();
-            for (k, c) in self.chosen_people(tx, tenant, provider, chunk).await? {
+            for (k, c) in self
+                .identity_candidates(tx, tenant, provider, chunk, true)
+                .await?
+            {
                 if !new_ids.contains(&c.id) {
                     incumbents.entry(k).or_default().push(c);
                 }
@@ -450,7 +453,7 @@ impl Store {
         }
         for chunk in contested.chunks(CHUNK) {
             let cands = self
-                .identity_candidates(tx, tenant, provider, chunk)
+                .identity_candidates(tx, tenant, provider, chunk, false)
                 .await?;
             let mut by_key: HashMap<&str, Vec<&(String, Candidate)>> = HashMap::new();
             for c in &cands {
@@ -711,63 +714,6 @@ impl Store {
         Ok(())
     }
 
-    /// The chosen live row of each of `keys` that has one.
-    async fn chosen_people(
-        &self,
-        tx: &mut Tx,
-        tenant: &TenantId,
-        provider: &str,
-        keys: &[&str],
-    ) -> Result<Vec<(String, Candidate)>, StoreError> {
-        type Row = (String, i64, String, String, Option<i64>);
-        let rows: Vec<Row> = match &mut tx.inner {
-            TxInner::Sqlite(t) => {
-                let sql = format!(
-                    "SELECT identity_key, id, object, remote_id, remote_created_at
-                     FROM people
-                     WHERE tenant_id = ? AND provider = ? AND identity_key IN ({})
-                       AND chosen = 1 AND deleted = 0",
-                    sqlite_marks(keys.len())
-                );
-                let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
-                for k in keys {
-                    q = q.bind(*k);
-                }
-                q.fetch_all(&mut **t).await?
-            }
-            TxInner::Postgres(t) => {
-                sqlx::query_as(
-                    "SELECT p.identity_key, p.id, p.object, p.remote_id, p.remote_created_at
-                     FROM unnest($3::text[]) AS k(wanted)
-                     JOIN people p ON p.identity_key = k.wanted
-                     WHERE p.tenant_id = $1 AND p.provider = $2
-                       AND p.chosen = 1 AND p.deleted = 0",
-                )
-                .bind(tenant.as_str())
-                .bind(provider)
-                .bind(keys)
-                .fetch_all(&mut **t)
-                .await?
-            }
-        };
-        Ok(rows
-            .into_iter()
-            .map(|(k, id, object, remote_id, created)| {
-                (
-                    k,
-                    Candidate {
-                        id,
-                        object,
-                        remote_id,
-                        remote_created_at: created,
-                        chosen: true,
-                        duplicate_of: None,
-                    },
-                )
-            })
-            .collect())
-    }
-
     /// Points the live duplicates of `from` under identity key `key` at `to`.
     async fn repoint_duplicates(
         &self,
@@ -796,43 +742,51 @@ impl Store {
         Ok(())
     }
 
-    async fn identity_candidates(
+    /// The live rows of `keys`, or only their chosen rows with `chosen_only` (at most one a
+    /// key: see step 3a of [`Store::apply_people`]).
+    async fn identity_candidates<K: AsRef<str>>(
         &self,
         tx: &mut Tx,
         tenant: &TenantId,
         provider: &str,
-        keys: &[String],
+        keys: &[K],
+        chosen_only: bool,
     ) -> Result<Vec<(String, Candidate)>, StoreError> {
         type Row = (String, i64, String, String, Option<i64>, i64, Option<i64>);
+        // `people_identity` carries `chosen`, so the chosen row is found without reading the
+        // key's other rows.
+        let only = if chosen_only { "AND p.chosen = 1" } else { "" };
         let rows: Vec<Row> = match &mut tx.inner {
             TxInner::Sqlite(t) => {
                 let sql = format!(
-                    "SELECT identity_key, id, object, remote_id, remote_created_at, chosen,
-                            duplicate_of
-                     FROM people
-                     WHERE tenant_id = ? AND provider = ? AND deleted = 0
-                       AND identity_key IN ({})",
+                    "SELECT p.identity_key, p.id, p.object, p.remote_id, p.remote_created_at,
+                            p.chosen, p.duplicate_of
+                     FROM people p
+                     WHERE p.tenant_id = ? AND p.provider = ? AND p.deleted = 0
+                       AND p.identity_key IN ({}) {only}",
                     sqlite_marks(keys.len())
                 );
                 let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
                 for k in keys {
-                    q = q.bind(k.as_str());
+                    q = q.bind(k.as_ref());
                 }
                 q.fetch_all(&mut **t).await?
             }
             TxInner::Postgres(t) => {
-                sqlx::query_as(
+                let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
+                let sql = format!(
                     "SELECT p.identity_key, p.id, p.object, p.remote_id, p.remote_created_at,
                             p.chosen, p.duplicate_of
-                     FROM unnest($3::text[]) AS k(identity_key)
-                     JOIN people p ON p.identity_key = k.identity_key
-                     WHERE p.tenant_id = $1 AND p.provider = $2 AND p.deleted = 0",
-                )
-                .bind(tenant.as_str())
-                .bind(provider)
-                .bind(keys)
-                .fetch_all(&mut **t)
-                .await?
+                     FROM unnest($3::text[]) AS k(wanted)
+                     JOIN people p ON p.identity_key = k.wanted
+                     WHERE p.tenant_id = $1 AND p.provider = $2 AND p.deleted = 0 {only}"
+                );
+                sqlx::query_as(&sql)
+                    .bind(tenant.as_str())
+                    .bind(provider)
+                    .bind(&keys)
+                    .fetch_all(&mut **t)
+                    .await?
             }
         };
         Ok(rows
