@@ -4,12 +4,15 @@
 //! [`Normalizer`] holds what the rules need (the tenant's phone region, the settings) so that
 //! a page of thousands of people is converted without looking anything up.
 
+use renkei_connectors::people::PostalAddress;
 use renkei_connectors::people::RemotePerson;
+use renkei_core::Millis;
 use renkei_core::{
     EmailAddress, Region, company_key, display_name, name_key, normalize_phone, normalize_text,
 };
 use renkei_store::people::{PageItem, PersonUpsert};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::settings::{IdentityRule, PeopleSettings, RequiredField};
@@ -107,18 +110,25 @@ impl Normalizer {
         } else {
             None
         };
-        let mut phones = Vec::new();
-        for (field, (raw, r)) in main
+        let phones: Vec<PhoneJson<'_>> = main
             .iter()
             .map(|m| ("phone", m))
             .chain(others.iter().map(|o| ("other", o)))
-        {
-            phones.push(match r {
-                Ok(n) => json!({"field": field, "raw": raw, "e164": n.e164.as_str(),
-                                "extension": n.extension}),
-                Err(e) => json!({"field": field, "raw": raw, "error": e.code()}),
-            });
-        }
+            .map(|(field, (raw, r))| match r {
+                Ok(n) => PhoneJson::Read {
+                    e164: n.e164.as_str(),
+                    extension: n.extension.as_deref(),
+                    field,
+                    raw,
+                },
+                Err(e) => PhoneJson::Refused {
+                    error: e.code(),
+                    field,
+                    raw,
+                },
+            })
+            .collect();
+        let phones = serde_json::to_string(&phones).unwrap_or_else(|_| "[]".into());
 
         let emails: Vec<String> = p
             .emails
@@ -166,7 +176,7 @@ impl Normalizer {
             .address
             .as_ref()
             .filter(|a| !a.is_empty())
-            .and_then(|a| serde_json::to_value(a).ok());
+            .and_then(|a| serde_json::to_string(&AddressJson::of(a)).ok());
         let mut up = PersonUpsert {
             object: p.object.as_str().to_owned(),
             remote_id: p.remote_id.clone(),
@@ -175,7 +185,7 @@ impl Normalizer {
             first_name: first,
             company,
             emails,
-            phones: serde_json::Value::Array(phones),
+            phones,
             address,
             department: p
                 .department
@@ -204,19 +214,146 @@ impl Normalizer {
     }
 }
 
+/// One entry of a person's stored `phones` array. The fields are declared in sorted order,
+/// as `serde_json::Value` (a sorted map) wrote them before: the stored texts and the content
+/// hashes of rows imported then stay what they were.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PhoneJson<'a> {
+    Read {
+        e164: &'a str,
+        extension: Option<&'a str>,
+        field: &'static str,
+        raw: &'a str,
+    },
+    Refused {
+        error: &'static str,
+        field: &'static str,
+        raw: &'a str,
+    },
+}
+
+/// A [`PostalAddress`] as stored: its fields in sorted order, for the reason [`PhoneJson`]
+/// gives.
+#[derive(Serialize)]
+struct AddressJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postal_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    street: Option<&'a str>,
+}
+
+impl<'a> AddressJson<'a> {
+    fn of(a: &'a PostalAddress) -> Self {
+        Self {
+            city: a.city.as_deref(),
+            country: a.country.as_deref(),
+            postal_code: a.postal_code.as_deref(),
+            state: a.state.as_deref(),
+            street: a.street.as_deref(),
+        }
+    }
+}
+
+/// What the content hash covers: every stored field of a [`PersonUpsert`] except the
+/// modification stamp (and the hash), in sorted order. The hash was first taken over the
+/// person turned into a `serde_json::Value` (a sorted map) and printed; this view prints the
+/// same bytes without building that tree, which cost a tenth of an import's conversion
+/// (docs/benchmarks.md), so that hashes stored before still match.
+#[derive(Serialize)]
+struct HashView<'a> {
+    address: Option<&'a RawValue>,
+    company: &'a Option<String>,
+    company_key: &'a Option<String>,
+    department: &'a Option<String>,
+    description: &'a Option<String>,
+    display_name: &'a Option<String>,
+    email_key: &'a Option<String>,
+    emails: &'a [String],
+    first_name: &'a Option<String>,
+    identity_key: &'a Option<String>,
+    last_name: &'a Option<String>,
+    name_key: &'a Option<String>,
+    object: &'a str,
+    owner_id: &'a Option<String>,
+    phone2_key: &'a Option<String>,
+    phone_key: &'a Option<String>,
+    phones: &'a RawValue,
+    remote_created_at: Option<Millis>,
+    remote_id: &'a str,
+    title: &'a Option<String>,
+}
+
+/// Feeds what `serde_json` writes straight into the hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// SHA-256 over everything stored except the modification stamp, so that a record re-fetched
 /// through an overlapping window, or touched at the CRM without a visible change, writes
-/// nothing.
+/// nothing. The first 16 bytes, in hex.
 fn content_hash(p: &PersonUpsert) -> String {
-    let mut h = Sha256::new();
-    let mut v = serde_json::to_value(p).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("remote_updated_at");
-        o.remove("content_hash");
+    // The JSON texts were written by this module; were one not JSON, the hash would still
+    // cover it, as a string.
+    fn raw(text: &str) -> Option<&RawValue> {
+        serde_json::from_str(text).ok()
     }
-    h.update(v.to_string().as_bytes());
+    let fallback;
+    let phones = match raw(&p.phones) {
+        Some(r) => r,
+        None => {
+            fallback = serde_json::value::to_raw_value(&p.phones).unwrap_or_default();
+            &*fallback
+        }
+    };
+    let view = HashView {
+        address: p.address.as_deref().and_then(raw),
+        company: &p.company,
+        company_key: &p.company_key,
+        department: &p.department,
+        description: &p.description,
+        display_name: &p.display_name,
+        email_key: &p.email_key,
+        emails: &p.emails,
+        first_name: &p.first_name,
+        identity_key: &p.identity_key,
+        last_name: &p.last_name,
+        name_key: &p.name_key,
+        object: &p.object,
+        owner_id: &p.owner_id,
+        phone2_key: &p.phone2_key,
+        phone_key: &p.phone_key,
+        phones,
+        remote_created_at: p.remote_created_at,
+        remote_id: &p.remote_id,
+        title: &p.title,
+    };
+    let mut h = Sha256::new();
+    // Writing into a hash cannot fail, nor can serialising these fields.
+    let _ = serde_json::to_writer(HashWriter(&mut h), &view);
     let d = h.finalize();
-    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in d.iter().take(16) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -225,7 +362,6 @@ mod tests {
     use crate::settings::ConnectionSettings;
     use renkei_connectors::Provider;
     use renkei_connectors::people::PersonObject;
-    use renkei_core::Millis;
 
     fn remote(last: &str, first: &str, company: Option<&str>, phone: Option<&str>) -> RemotePerson {
         RemotePerson {
@@ -325,5 +461,78 @@ mod tests {
             n.convert(&remote(" ", "", None, None)).unwrap_err(),
             SkipReason::MissingName
         );
+    }
+
+    /// The hash, and the stored JSON of phones and addresses, as the first version made them:
+    /// the person as a `serde_json::Value`, printed. Rows imported then must hash the same now,
+    /// or the next sync would rewrite every one of them and report each as updated.
+    fn first_version_hash(p: &PersonUpsert) -> String {
+        let mut v = serde_json::to_value(p).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("remote_updated_at");
+        o.remove("content_hash");
+        let phones: serde_json::Value = serde_json::from_str(&p.phones).unwrap();
+        o.insert("phones".into(), phones);
+        let address = p
+            .address
+            .as_deref()
+            .map(|a| serde_json::from_str::<serde_json::Value>(a).unwrap());
+        o.insert("address".into(), serde_json::json!(address));
+        let d = Sha256::digest(v.to_string().as_bytes());
+        d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn content_hash_and_stored_json_are_those_of_the_first_version() {
+        let n = Normalizer::new(
+            "JP",
+            ConnectionSettings::defaults(Provider::Salesforce, "ja").people,
+        );
+        let mut people = vec![
+            remote(
+                "山田",
+                "太郎",
+                Some("ＡＢＣ株式会社"),
+                Some("03-1234-5678 内線 12"),
+            ),
+            remote("Smith", "John", None, Some("+1 415 555 0123")),
+        ];
+        let mut odd = remote(
+            "O'Brien \"Jr\"",
+            "Ann\\e",
+            Some("Tab\tCo"),
+            Some("03-1234-5678"),
+        );
+        odd.other_phones = vec!["abc".into(), "０９０（１１１１）２２２２".into()];
+        odd.emails = vec![];
+        odd.address = Some(PostalAddress {
+            street: Some("丸の内1-1 \u{1f600}".into()),
+            city: Some("千代田区".into()),
+            state: None,
+            postal_code: Some("100-0005".into()),
+            country: Some("JP".into()),
+        });
+        odd.description = Some("line\nbreak \u{7}".into());
+        odd.created_at = None;
+        people.push(odd);
+        for r in &people {
+            let p = upsert(n.convert(r).unwrap());
+            assert_eq!(p.content_hash, first_version_hash(&p), "{r:?}");
+            assert_eq!(p.content_hash.len(), 32);
+        }
+        // The stored texts are those a sorted map printed.
+        let p = upsert(n.convert(&people[2]).unwrap());
+        assert_eq!(
+            p.address.as_deref(),
+            Some(
+                r#"{"city":"千代田区","country":"JP","postal_code":"100-0005","street":"丸の内1-1 😀"}"#
+            )
+        );
+        assert_eq!(
+            p.phones,
+            r#"[{"e164":"+81312345678","extension":null,"field":"phone","raw":"03-1234-5678"},{"error":"no_digits","field":"other","raw":"abc"},{"e164":"+819011112222","extension":null,"field":"other","raw":"０９０（１１１１）２２２２"}]"#
+        );
+        let p = upsert(n.convert(&people[0]).unwrap());
+        assert!(p.phones.contains(r#""extension":"12""#), "{}", p.phones);
     }
 }

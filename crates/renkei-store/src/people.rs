@@ -25,7 +25,9 @@
 //! planned as index probes or a hash join whatever the statistics say, and bound as one array
 //! instead of hundreds of parameters.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use renkei_core::{Millis, TenantId};
 use serde::{Deserialize, Serialize};
@@ -42,9 +44,12 @@ pub struct PersonUpsert {
     pub first_name: Option<String>,
     pub company: Option<String>,
     pub emails: Vec<String>,
-    /// JSON array of the phones (raw value, E.164, extension, which field).
-    pub phones: serde_json::Value,
-    pub address: Option<serde_json::Value>,
+    /// The JSON text of the phones' array (raw value, E.164, extension, which field), as
+    /// stored. Text rather than a `serde_json::Value`: the engine writes it while it converts a
+    /// page, off the writer's path, and the store binds it as it is.
+    pub phones: String,
+    /// The JSON text of the postal address, as stored.
+    pub address: Option<String>,
     pub department: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -249,18 +254,49 @@ fn sqlite_marks(n: usize) -> String {
 /// sqlx's SQLite thread.
 const INSERT_CHUNK: usize = 250;
 
+/// The multi-row `INSERT INTO people` of `rows` rows. Every full chunk of an import uses the
+/// same text, some 7,000 placeholders long, so that one is built once per backend.
+fn insert_people_sql(sqlite: bool, rows: usize) -> Cow<'static, str> {
+    static FULL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let build = || {
+        let mut m = Marks::for_backend(sqlite);
+        let rows: Vec<String> = (0..rows)
+            .map(|_| {
+                let (t, p) = (m.next(), m.next());
+                let fields = m.list(22);
+                let (c, u) = (m.next(), m.next());
+                format!("({t}, {p}, {fields}, 0, 1, NULL, {c}, {u})")
+            })
+            .collect();
+        format!(
+            "INSERT INTO people (tenant_id, provider, object, remote_id, display_name, last_name,
+                 first_name, company, emails, phones, address, department, title, description,
+                 owner_id, remote_created_at, remote_updated_at, phone_key, phone2_key, email_key,
+                 company_key, name_key, identity_key, content_hash,
+                 deleted, chosen, duplicate_of, created_at, updated_at)
+             VALUES {}",
+            rows.join(", ")
+        )
+    };
+    if rows == INSERT_CHUNK {
+        Cow::Borrowed(FULL[usize::from(sqlite)].get_or_init(build).as_str())
+    } else {
+        Cow::Owned(build())
+    }
+}
+
 /// Binds a [`PersonUpsert`]'s stored fields, from `display_name` to `content_hash`, in the
-/// column order both the insert and the update of a person list them; `emails`, `phones` and
-/// `address` are the JSON texts of those fields.
+/// column order both the insert and the update of a person list them; `emails` is the JSON text
+/// of that field.
 macro_rules! bind_person_fields {
-    ($q:expr, $p:expr, $emails:expr, $phones:expr, $address:expr) => {
+    ($q:expr, $p:expr, $emails:expr) => {
         $q.bind($p.display_name.as_deref())
             .bind($p.last_name.as_deref())
             .bind($p.first_name.as_deref())
             .bind($p.company.as_deref())
             .bind($emails.as_str())
-            .bind($phones.as_str())
-            .bind($address.as_deref())
+            .bind($p.phones.as_str())
+            .bind($p.address.as_deref())
             .bind($p.department.as_deref())
             .bind($p.title.as_deref())
             .bind($p.description.as_deref())
@@ -294,6 +330,7 @@ impl Store {
         }
         // 1. What the page's rows are now, keyed by (object, remote id).
         let existing = self.existing_people(tx, tenant, provider, items).await?;
+
         // Visibility before the page, for the change feed: id → visible.
         let mut before: HashMap<i64, bool> = existing
             .values()
@@ -360,12 +397,33 @@ impl Store {
                 }
             }
         }
-        // 2. New rows, in multi-row inserts. They start chosen; the identity pass below
+        // 2. The chosen row of each key that new rows join, read before they are inserted (they
+        //    start chosen, and reading them back would only cost a row each). Every key with a
+        //    live row has exactly one chosen row, so the choice among the old rows and the new
+        //    ones is between that row and the new ones: no need to read the key's other rows,
+        //    which an import would otherwise re-read on every page that adds to a key shared by
+        //    many records (a company's main number), a read growing with the table
+        //    (docs/benchmarks.md). Keys that a row of this page also left or changed in get
+        //    the full choice of step 4b instead.
+        let mut fast: Vec<&str> = inserts
+            .iter()
+            .filter_map(|p| p.identity_key.as_deref())
+            .filter(|k| !identity_keys.contains(*k))
+            .collect();
+        fast.sort_unstable();
+        fast.dedup();
+        let mut incumbents: HashMap<String, Vec<Candidate>> = HashMap::new();
+        for chunk in fast.chunks(CHUNK) {
+            for (k, c) in self
+                .identity_candidates(tx, tenant, provider, chunk, true)
+                .await?
+            {
+                incumbents.entry(k).or_default().push(c);
+            }
+        }
+        // 3. New rows, in multi-row inserts. They start chosen; the identity choice below
         //    demotes them where another row wins.
-        // New rows by the identity key they join: those keys need only their current chosen
-        // row read (step 3), unless a row of this page also left or changed in them.
         let mut joined: HashMap<&str, Vec<Candidate>> = HashMap::new();
-        let mut new_ids: HashSet<i64> = HashSet::new();
         for chunk in inserts.chunks(INSERT_CHUNK) {
             let ids = self.insert_people(tx, tenant, provider, chunk, now).await?;
             out.inserted += ids.len() as u64;
@@ -383,69 +441,48 @@ impl Store {
                     });
                 }
             }
-            new_ids.extend(ids);
         }
-        // 3. The identity choice for every key the page touched that needs one.
+        // 4. The identity choice for every key the page touched that needs one.
         // (row, the chosen row it duplicates, or none when it is the chosen one).
         let mut choices: Vec<(i64, Option<i64>)> = Vec::new();
-        // 3a. Keys that only gained new rows. Every key with a live row has exactly one chosen
-        //     row, so the choice among the old rows and the new ones is between that row and
-        //     the new ones: no need to read the key's other rows, which an import would
-        //     otherwise re-read on every page that adds to a key shared by many records (a
-        //     company's main number), a read growing with the table (docs/benchmarks.md).
-        let mut fast: Vec<&str> = joined
-            .keys()
-            .copied()
-            .filter(|k| !identity_keys.contains(*k))
-            .collect();
-        fast.sort_unstable();
-        for chunk in fast.chunks(CHUNK) {
-            let mut incumbents: HashMap<String, Vec<Candidate>> = HashMap::new();
-            for (k, c) in self
-                .identity_candidates(tx, tenant, provider, chunk, true)
-                .await?
-            {
-                if !new_ids.contains(&c.id) {
-                    incumbents.entry(k).or_default().push(c);
+        // 4a. Keys that only gained new rows (step 2).
+        for k in &fast {
+            let new = &joined[k];
+            let old = incumbents.remove(*k).unwrap_or_default();
+            if old.len() > 1 {
+                // Not a state this module leaves; the full choice below repairs it.
+                identity_keys.insert((*k).to_owned());
+                continue;
+            }
+            let Some(winner) = old
+                .iter()
+                .chain(new)
+                .min_by(|a, b| preference(a).cmp(&preference(b)))
+                .map(|w| w.id)
+            else {
+                continue;
+            };
+            for c in new {
+                if c.id != winner {
+                    choices.push((c.id, Some(winner)));
+                    after.insert(c.id, false);
                 }
             }
-            for k in chunk {
-                let new = &joined[k];
-                let old = incumbents.remove(*k).unwrap_or_default();
-                if old.len() > 1 {
-                    // Not a state this module leaves; the full choice below repairs it.
-                    identity_keys.insert((*k).to_owned());
-                    continue;
-                }
-                let Some(winner) = old
-                    .iter()
-                    .chain(new)
-                    .min_by(|a, b| preference(a).cmp(&preference(b)))
-                    .map(|w| w.id)
-                else {
-                    continue;
-                };
-                for c in new {
-                    if c.id != winner {
-                        choices.push((c.id, Some(winner)));
-                        after.insert(c.id, false);
-                    }
-                }
-                if let Some(o) = old.first()
-                    && o.id != winner
-                {
-                    // A new row outranks the chosen one: it and the rows pointing at it now
-                    // point at the new row.
-                    choices.push((o.id, Some(winner)));
-                    before.entry(o.id).or_insert(true);
-                    after.insert(o.id, false);
-                    self.repoint_duplicates(tx, tenant, provider, k, o.id, winner)
-                        .await?;
-                }
+            if let Some(o) = old.first()
+                && o.id != winner
+            {
+                // A new row outranks the chosen one: it and the rows pointing at it now
+                // point at the new row.
+                choices.push((o.id, Some(winner)));
+                before.entry(o.id).or_insert(true);
+                after.insert(o.id, false);
+                self.repoint_duplicates(tx, tenant, provider, k, o.id, winner)
+                    .await?;
             }
         }
-        // 3b. Every other key: all its live rows are read and the choice made again.
+        // 4b. Every other key: all its live rows are read and the choice made again.
         let mut keys: Vec<String> = identity_keys.into_iter().collect();
+
         keys.sort();
         let mut contested = Vec::new();
         for chunk in keys.chunks(CHUNK) {
@@ -481,6 +518,7 @@ impl Store {
             }
         }
         self.set_choices(tx, &choices).await?;
+
         // 4. The change feed: compare visibility after the page with before.
         let mut ids: Vec<i64> = before.keys().copied().collect();
         ids.sort_unstable();
@@ -497,6 +535,7 @@ impl Store {
             changes.push((id, kind));
         }
         out.changes = self.append_changes(tx, tenant, &changes, now).await?;
+
         Ok(out)
     }
 
@@ -592,45 +631,20 @@ impl Store {
         chunk: &[&PersonUpsert],
         now: Millis,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut m = Marks::new(tx);
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|_| {
-                let (t, p) = (m.next(), m.next());
-                let fields = m.list(22);
-                let (c, u) = (m.next(), m.next());
-                format!("({t}, {p}, {fields}, 0, 1, NULL, {c}, {u})")
-            })
-            .collect();
-        let insert = format!(
-            "INSERT INTO people (tenant_id, provider, object, remote_id, display_name, last_name,
-                 first_name, company, emails, phones, address, department, title, description,
-                 owner_id, remote_created_at, remote_updated_at, phone_key, phone2_key, email_key,
-                 company_key, name_key, identity_key, content_hash,
-                 deleted, chosen, duplicate_of, created_at, updated_at)
-             VALUES {}",
-            rows.join(", ")
-        );
-        let encoded: Vec<(String, String, Option<String>)> = chunk
+        let insert = insert_people_sql(matches!(tx.inner, TxInner::Sqlite(_)), chunk.len());
+        let emails: Vec<String> = chunk
             .iter()
-            .map(|p| {
-                (
-                    serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into()),
-                    p.phones.to_string(),
-                    p.address.as_ref().map(|a| a.to_string()),
-                )
-            })
+            .map(|p| serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into()))
             .collect();
         macro_rules! bind_rows {
             ($q:ident) => {
-                for (p, (emails, phones, address)) in chunk.iter().zip(&encoded) {
+                for (p, emails) in chunk.iter().zip(&emails) {
                     $q = $q
                         .bind(tenant.as_str())
                         .bind(provider)
                         .bind(p.object.as_str())
                         .bind(p.remote_id.as_str());
-                    $q = bind_person_fields!($q, p, emails, phones, address)
-                        .bind(now.0)
-                        .bind(now.0);
+                    $q = bind_person_fields!($q, p, emails).bind(now.0).bind(now.0);
                 }
             };
         }
@@ -690,8 +704,6 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let emails = serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into());
-        let phones = p.phones.to_string();
-        let address = p.address.as_ref().map(|a| a.to_string());
         on_tx!(tx, |conn| {
             let q = sqlx::query(
                 "UPDATE people SET display_name = $2, last_name = $3, first_name = $4,
@@ -705,7 +717,7 @@ impl Store {
                  WHERE id = $1",
             )
             .bind(id);
-            bind_person_fields!(q, p, emails, phones, address)
+            bind_person_fields!(q, p, emails)
                 .bind(now.0)
                 .execute(conn)
                 .await?
@@ -743,7 +755,7 @@ impl Store {
     }
 
     /// The live rows of `keys`, or only their chosen rows with `chosen_only` (at most one a
-    /// key: see step 3a of [`Store::apply_people`]).
+    /// key: see steps 2 and 4a of [`Store::apply_people`]).
     async fn identity_candidates<K: AsRef<str>>(
         &self,
         tx: &mut Tx,
