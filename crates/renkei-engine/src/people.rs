@@ -4,11 +4,12 @@
 //! [`Normalizer`] holds what the rules need (the tenant's phone region, the settings) so that
 //! a page of thousands of people is converted without looking anything up.
 
-use renkei_connectors::people::PostalAddress;
-use renkei_connectors::people::RemotePerson;
-use renkei_core::Millis;
+use std::borrow::Cow;
+
+use renkei_connectors::people::{PostalAddress, RemotePerson};
 use renkei_core::{
-    EmailAddress, Region, company_key, display_name, name_key, normalize_phone, normalize_text,
+    EmailAddress, Millis, Region, company_key, display_name, name_key, normalize_phone,
+    normalize_text,
 };
 use renkei_store::people::{PageItem, PersonUpsert};
 use serde::Serialize;
@@ -264,11 +265,11 @@ impl<'a> AddressJson<'a> {
 /// What the content hash covers: every stored field of a [`PersonUpsert`] except the
 /// modification stamp (and the hash), in sorted order. The hash was first taken over the
 /// person turned into a `serde_json::Value` (a sorted map) and printed; this view prints the
-/// same bytes without building that tree, which cost a tenth of an import's conversion
+/// same bytes without building that tree, which cost about a tenth of an import's CPU
 /// (docs/benchmarks.md), so that hashes stored before still match.
 #[derive(Serialize)]
 struct HashView<'a> {
-    address: Option<&'a RawValue>,
+    address: Option<Cow<'a, RawValue>>,
     company: &'a Option<String>,
     company_key: &'a Option<String>,
     department: &'a Option<String>,
@@ -284,7 +285,7 @@ struct HashView<'a> {
     owner_id: &'a Option<String>,
     phone2_key: &'a Option<String>,
     phone_key: &'a Option<String>,
-    phones: &'a RawValue,
+    phones: Cow<'a, RawValue>,
     remote_created_at: Option<Millis>,
     remote_id: &'a str,
     title: &'a Option<String>,
@@ -308,21 +309,16 @@ impl std::io::Write for HashWriter<'_> {
 /// through an overlapping window, or touched at the CRM without a visible change, writes
 /// nothing. The first 16 bytes, in hex.
 fn content_hash(p: &PersonUpsert) -> String {
-    // The JSON texts were written by this module; were one not JSON, the hash would still
-    // cover it, as a string.
-    fn raw(text: &str) -> Option<&RawValue> {
-        serde_json::from_str(text).ok()
-    }
-    let fallback;
-    let phones = match raw(&p.phones) {
-        Some(r) => r,
-        None => {
-            fallback = serde_json::value::to_raw_value(&p.phones).unwrap_or_default();
-            &*fallback
+    // The JSON texts are written by `convert`; were one not JSON, the hash would still cover
+    // it, as a JSON string.
+    fn raw(text: &str) -> Cow<'_, RawValue> {
+        match serde_json::from_str(text) {
+            Ok(r) => Cow::Borrowed(r),
+            Err(_) => Cow::Owned(serde_json::value::to_raw_value(text).unwrap_or_default()),
         }
-    };
+    }
     let view = HashView {
-        address: p.address.as_deref().and_then(raw),
+        address: p.address.as_deref().map(raw),
         company: &p.company,
         company_key: &p.company_key,
         department: &p.department,
@@ -338,7 +334,7 @@ fn content_hash(p: &PersonUpsert) -> String {
         owner_id: &p.owner_id,
         phone2_key: &p.phone2_key,
         phone_key: &p.phone_key,
-        phones,
+        phones: raw(&p.phones),
         remote_created_at: p.remote_created_at,
         remote_id: &p.remote_id,
         title: &p.title,

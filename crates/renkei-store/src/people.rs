@@ -330,7 +330,6 @@ impl Store {
         }
         // 1. What the page's rows are now, keyed by (object, remote id).
         let existing = self.existing_people(tx, tenant, provider, items).await?;
-
         // Visibility before the page, for the change feed: id → visible.
         let mut before: HashMap<i64, bool> = existing
             .values()
@@ -482,7 +481,6 @@ impl Store {
         }
         // 4b. Every other key: all its live rows are read and the choice made again.
         let mut keys: Vec<String> = identity_keys.into_iter().collect();
-
         keys.sort();
         let mut contested = Vec::new();
         for chunk in keys.chunks(CHUNK) {
@@ -518,8 +516,7 @@ impl Store {
             }
         }
         self.set_choices(tx, &choices).await?;
-
-        // 4. The change feed: compare visibility after the page with before.
+        // 5. The change feed: compare visibility after the page with before.
         let mut ids: Vec<i64> = before.keys().copied().collect();
         ids.sort_unstable();
         let mut changes: Vec<(i64, &'static str)> = Vec::new();
@@ -535,7 +532,6 @@ impl Store {
             changes.push((id, kind));
         }
         out.changes = self.append_changes(tx, tenant, &changes, now).await?;
-
         Ok(out)
     }
 
