@@ -15,6 +15,7 @@ mod import;
 mod intake;
 mod memory;
 mod output;
+mod phones;
 mod queue;
 mod sandbox;
 mod server;
@@ -48,6 +49,8 @@ enum Command {
     /// Call logging end to end to the Salesforce emulator: events/s, latency, and pacing
     /// against a capped rate.
     Writeback(writeback::Args),
+    /// Phone-number normalisation on one thread and on several at once.
+    Phones(phones::Args),
 }
 
 #[tokio::main]
@@ -59,5 +62,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Writeback(args) => writeback::run(args).await,
+        Command::Phones(args) => phones::run(args).await,
     }
 }

@@ -20,6 +20,7 @@
 pub mod company;
 pub mod email;
 pub mod name;
+mod numbering;
 pub mod phone;
 
 pub use company::{company_key, normalize_text};

@@ -36,7 +36,7 @@ use std::str::FromStr;
 use phonenumber::country;
 use phonenumber::metadata::{DATABASE, Metadata};
 
-use super::nfkc;
+use super::{nfkc, numbering};
 
 /// A phone number in E.164 (`+81312345678`), the matching key.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -456,11 +456,7 @@ fn read_number(plus: bool, digits: &str, region: &Region) -> Result<E164, ErrorK
 /// `00` in most of Europe), if they start with it and a country code (never `0`) follows.
 fn strip_international_prefix<'a>(digits: &'a str, region: &Region) -> Option<&'a str> {
     let meta = DATABASE.by_id(region.as_str())?;
-    let found = meta.international_prefix()?.find(digits)?;
-    if found.start() != 0 {
-        return None;
-    }
-    let rest = digits.get(found.end()..)?;
+    let rest = digits.get(numbering::international_prefix_len(meta, digits)?..)?;
     (!rest.is_empty() && !rest.starts_with('0')).then_some(rest)
 }
 
@@ -493,11 +489,14 @@ fn judge(parsed: Result<phonenumber::PhoneNumber, phonenumber::ParseError>) -> R
         }
     };
     let code = parsed.code().value();
-    let Some(meta) = metadata_for(&parsed, code) else {
+    let national = parsed.national().to_string();
+    let valid = numbering::is_valid(code, &national);
+    // The crate finds a number's metadata by the national number without its leading zeros
+    // (Italy's `06 …` as `6…`), and validates it with them; both are kept as they were.
+    let digits = parsed.national().value().to_string();
+    let Some(meta) = numbering::region(code, &digits).or_else(|| main_region(code)) else {
         return Reading::Refused(PhoneError::InvalidCountryCode);
     };
-    let national = parsed.national().to_string();
-    let valid = parsed.is_valid();
     if !valid {
         let lengths = full_number_lengths(meta);
         let len = u16::try_from(national.len()).unwrap_or(u16::MAX);
@@ -518,16 +517,14 @@ fn judge(parsed: Result<phonenumber::PhoneNumber, phonenumber::ParseError>) -> R
     }
 }
 
-/// The metadata of the number's region, or of the main region of its country code when the
-/// number matches none of the code's regions (an unassigned US area code, say).
-fn metadata_for(number: &phonenumber::PhoneNumber, code: u16) -> Option<&'static Metadata> {
-    number.metadata(&DATABASE).or_else(|| {
-        let all = DATABASE.by_code(&code)?;
-        all.iter()
-            .find(|m| m.is_main_country_for_code())
-            .or_else(|| all.first())
-            .copied()
-    })
+/// The metadata of `code`'s main region, for a number that matches none of the code's regions
+/// (an unassigned US area code, say).
+fn main_region(code: u16) -> Option<&'static Metadata> {
+    let all = DATABASE.by_code(&code)?;
+    all.iter()
+        .find(|m| m.is_main_country_for_code())
+        .or_else(|| all.first())
+        .copied()
 }
 
 /// The national-number lengths of the region's fixed-line and mobile numbers: the numbers
