@@ -51,11 +51,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("region JP: {e}"))?;
     let numbers: Vec<String> = (0..args.numbers).map(number).collect();
     // Warm up: the first use of a region compiles its patterns.
-    normalize_phone(&numbers[0], &region).ok();
+    if let Some(first) = numbers.first() {
+        normalize_phone(first, &region).ok();
+    }
     for &threads in &args.threads {
         let threads = threads.max(1);
         let started = Instant::now();
-        let valid: u64 = std::thread::scope(|s| {
+        let valid: u64 = std::thread::scope(|s| -> anyhow::Result<u64> {
             let handles: Vec<_> = (0..threads)
                 .map(|k| {
                     let (numbers, region) = (&numbers, &region);
@@ -69,8 +71,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
-        });
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a normalising thread panicked"))
+                })
+                .sum()
+        })?;
         emit(&PhonesResult {
             bench: "phones",
             threads,

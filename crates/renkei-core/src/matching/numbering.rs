@@ -96,25 +96,29 @@ struct Plan {
     types: Vec<Pattern>,
 }
 
+/// The descriptors of every type `number_type` knows that `meta` has, in its order.
+fn type_descriptors(meta: &Metadata) -> impl Iterator<Item = &Descriptor> {
+    let d = meta.descriptors();
+    [
+        d.premium_rate(),
+        d.toll_free(),
+        d.shared_cost(),
+        d.voip(),
+        d.personal_number(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+        d.fixed_line(),
+        d.mobile(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 impl Plan {
     fn new(meta: &Metadata) -> Self {
         let d = meta.descriptors();
-        let types = [
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(Pattern::new)
-        .collect();
+        let types = type_descriptors(meta).filter_map(Pattern::new).collect();
         Plan {
             leading_digits: meta.leading_digits().and_then(|r| anchored(r.as_str())),
             international_prefix: meta
@@ -188,23 +192,9 @@ mod tests {
         let mut checked = 0;
         let mut valid = 0;
         for meta in DATABASE.iter() {
-            let d = meta.descriptors();
-            let examples = [
-                Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.shared_cost(),
-                d.personal_number(),
-                d.voip(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(Descriptor::example);
+            let examples = std::iter::once(meta.descriptors().general())
+                .chain(type_descriptors(meta))
+                .filter_map(Descriptor::example);
             for example in examples {
                 let mut variants = vec![example.to_owned(), format!("{example}7")];
                 if example.len() > 1 {
