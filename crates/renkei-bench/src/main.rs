@@ -9,6 +9,10 @@
 //! and whether it was met; progress and diagnostics go to stderr, so stdout can be collected
 //! as is. Nothing here is used by the product itself.
 
+// The `renkei` binary's allocator and its settings, the same file, so that what runs
+// in-process here (the sync engine, the store) allocates as a deployment does.
+#[path = "../../renkei/src/alloc.rs"]
+mod alloc;
 mod cpu;
 mod db;
 mod import;
@@ -55,6 +59,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    alloc::configure();
     match Cli::parse().command {
         Command::Queue(args) => queue::run(args).await,
         Command::Intake(args) => intake::run(args).await,

@@ -4,6 +4,8 @@
 //! and calls into `renkei-server` (serve), `renkei-store` (migrate, keys, jobs) or the HTTP
 //! API (events send, deliveries). No behaviour lives here that a library crate could test.
 
+mod alloc;
+
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -236,6 +238,7 @@ enum JobsCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    alloc::configure();
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(c) => c,
