@@ -4,9 +4,9 @@
 //!
 //! **Why.** A server and its sandbox allocate and free small objects without pause (JSON
 //! values, rows, strings, a page of people), from many threads. In a profile of a 100,000
-//! people import (docs/benchmarks.md, "People import: the allocator"), glibc's allocator took
-//! about a fifth of all CPU, much of it coalescing free chunks (`malloc_consolidate`,
-//! `unlink_chunk`) after the emulator had seeded a large heap. With mimalloc the same imports
+//! people import (docs/benchmarks.md, "People import", the "fourth measurement"), glibc's
+//! allocator took about a fifth of all CPU, much of it coalescing free chunks
+//! (`malloc_consolidate`, `unlink_chunk`) after the emulator had seeded a large heap. With mimalloc the same imports
 //! ran 1.3 to 2 times as fast.
 //!
 //! **Memory.** Two settings keep the resident size where glibc's was (the import's target is
