@@ -5,20 +5,38 @@
 //! (`PeopleQuery::All`, with the settings' limits); an incremental run asks for what changed
 //! and what was deleted since each object's cursor (`ChangedSince`, `DeletedSince`). The
 //! `sync_run` job fetches a page through the vault (refresh on expiry and 401 included),
-//! converts it with the connection's settings ([`Normalizer`]), and commits the people, the
-//! change feed and the run's checkpoint (step, provider cursor, counts) in one transaction.
-//! A crash therefore loses at most the pages in flight (below), which are fetched again once
-//! on resume. The job works for a time slice and then hands over to a fresh job in the same
-//! transaction, so a long import neither holds one lease for hours nor starves other work.
+//! converts it with the connection's settings ([`Normalizer`]), and commits it with the run's
+//! checkpoint (step, provider cursor, counts) in one transaction. A crash therefore loses at
+//! most the pages in flight (below), which are fetched again once on resume. The job works for
+//! a time slice and then hands over to a fresh job in the same transaction, so a long import
+//! neither holds one lease for hours nor starves other work.
+//!
+//! **Staging.** A page is committed in one of two ways. Pages accumulate in the run's open
+//! group until it holds [`MERGE_AT`] people (or the run has nothing more to fetch); the page
+//! that closes the group *merges* it into the tenant's people, the change feed with it, in one
+//! transaction that also removes the group's staged pages. Every other page is *staged*: stored
+//! with the run as one row, its people not yet the host app's (`Progress::pending` counts them).
+//! A Salesforce page (2,000 people) closes its group by itself and is merged as it comes; 20
+//! HubSpot pages or 10 Zoho pages make one merge. Why: on SQLite a commit writes each index
+//! leaf its people touched, and a 100-person page touched nearly as many leaves per person as a
+//! 2,000-person one, at twenty times the commits (docs/benchmarks.md, "People import"). A
+//! resumed run reads its staged pages back into the group, so it merges the same groups an
+//! uninterrupted run would. A run that stops to wait (rate limit, daily quota) or fails merges
+//! what it staged first; a record that two pages of a group name is stored once, in its last
+//! version; and a staged version older than what a webhook's sync stored meanwhile does not
+//! overwrite it.
 //!
 //! **Pipelining.** While a page's transaction commits, the next page is already fetched and
 //! converted (a task of its own, the conversion on a blocking thread), so the provider's
-//! answer, the CPU-bound normalising and the store's writes overlap. The page fetched ahead is
-//! the one the committing checkpoint names, and it is only used after that commit: pages are
-//! still stored in order, each once. Nothing is fetched ahead when the slice is about to hand
-//! over or the run to end, so every call made is a page the run counts; a slice that ends on
-//! an error aborts the page it was fetching ahead, which the next job fetches again (on those
-//! error paths, and at a crash, that is one call more than the pages committed).
+//! answer, the CPU-bound normalising and the store's writes overlap. Commits run in a task of
+//! their own too: a page that arrives while one runs waits in memory and goes with the next
+//! commit, so a merge does not stop the fetching. A page that closes its group waits for the
+//! commit before it. The page fetched ahead is the one the last processed page names, and
+//! pages are still stored in order, each once. Nothing is fetched ahead when the slice is about
+//! to hand over or the run to end, so every call made is a page the run counts; a slice that
+//! ends on an error first waits for its commit and stores the pages waiting in memory, and
+//! aborts the page it was fetching ahead, which the next job fetches again. A crash loses the
+//! pages waiting in memory and the one fetched ahead: each is fetched once more on resume.
 //!
 //! **Windows.** A run's cursors, saved when it succeeds, start `overlap` before the run was
 //! created: changes made at the CRM while the run was paging, or stamped by a clock a little
@@ -40,8 +58,9 @@ use renkei_connectors::people::{PeopleQuery, PersonObject};
 use renkei_connectors::{ConnectorError, Connectors, Provider};
 use renkei_core::{Millis, TenantId};
 use renkei_store::StoreError;
-use renkei_store::people::PageItem;
-use renkei_store::sync::{Created, NewSyncRun, SyncCursor, SyncRun};
+use renkei_store::people::{PageGroup, PageItem, PageOutcome};
+use renkei_store::queue::Lease;
+use renkei_store::sync::{Created, NewSyncRun, SyncCursor, SyncRun, stage_json};
 use renkei_store::{Store, Tx};
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +144,21 @@ pub struct Progress {
     /// Why the run is waiting, when it is (`rate_limited`, `daily_quota`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// People fetched and kept but not stored among the tenant's people yet: staged with the
+    /// run until some 2,000 have gathered (fewer than that and a page), then merged.
+    #[serde(default)]
+    pub pending: u64,
+}
+
+impl Progress {
+    /// Counts what a merge stored.
+    fn count(&mut self, out: PageOutcome) {
+        self.imported += out.inserted;
+        self.updated += out.updated;
+        self.unchanged += out.unchanged;
+        self.removed += out.removed;
+        self.changes += out.changes;
+    }
 }
 
 /// The payload of the job that advances a run.
@@ -472,18 +506,37 @@ impl SyncService {
         // The page at (`step`, `cursor`), when it was fetched ahead while the previous page
         // committed.
         let mut ahead: Option<Prefetch> = None;
+        // The run's open group: the people of the pages since its last merge, staged with the
+        // run by earlier commits (and slices) or, when fetched while a commit was running,
+        // only here until the next one. See "Staging" in the module doc.
+        let (group, next_seq) = self.store.staged_sync_pages(run.id).await?;
+        let mut open = OpenGroup {
+            staged: group.pages().len(),
+            group,
+            next_seq,
+            committing: None,
+        };
         // Where the time not yet counted in `elapsed_ms` began.
         let mut mark = Instant::now();
         loop {
             let Some(st) = steps.get(step) else {
+                // The last page merged the group; its commit may still run.
+                self.settle(
+                    &ctx,
+                    &run_now(&run, step, &cursor),
+                    &mut progress,
+                    &mut open,
+                )
+                .await?;
                 return self.succeed(&ctx, &run, &steps, &progress).await;
             };
             let fetched = match ahead.take() {
                 Some(p) => p.join().await?,
                 None => {
                     if let Some(until) = self.quota_wait(&conn, settings.people.quota_share) {
-                        self.note_waiting(&run_now(&run, step, &cursor), &progress, "daily_quota")
-                            .await?;
+                        let here = run_now(&run, step, &cursor);
+                        self.settle(&ctx, &here, &mut progress, &mut open).await?;
+                        self.note_waiting(&here, &progress, "daily_quota").await?;
                         return Err(JobError::Snooze {
                             reason: "daily quota share used".into(),
                             until,
@@ -516,14 +569,16 @@ impl SyncService {
                 }
                 // The wait is noted at the position this slice reached, not where it began.
                 Err(e) => {
-                    return self
-                        .on_error(&ctx, &run_now(&run, step, &cursor), &progress, e)
-                        .await;
+                    let here = run_now(&run, step, &cursor);
+                    self.settle(&ctx, &here, &mut progress, &mut open).await?;
+                    return self.on_error(&ctx, &here, &progress, e).await;
                 }
             };
             progress.pages += 1;
             progress.api_calls += u64::from(page.api_calls);
             progress.fetched += page.people.len() as u64;
+            metrics::counter!("renkei_sync_pages_total", "provider" => provider.as_str())
+                .increment(1);
 
             // Dedupe within the page (the last occurrence wins) and apply the limit.
             let mut items: Vec<PageItem> = Vec::with_capacity(page.people.len());
@@ -589,58 +644,107 @@ impl SyncService {
                     next_cursor.clone(),
                 ))));
             }
-            let now = self.clock.now();
-            let mut tx = self.store.begin().await?;
-            // Only the lease holder commits pages: a worker whose lease lapsed mid-slice stops
-            // here (the error rolls the page back) instead of importing beside the new holder.
-            self.store.hold_lease(&mut tx, &ctx.lease()).await?;
-            let out = self
-                .store
-                .apply_people(&mut tx, &tenant, provider.as_str(), &items, now)
-                .await?;
-            let imported_before = progress.imported;
-            progress.imported += out.inserted;
-            progress.updated += out.updated;
-            progress.unchanged += out.unchanged;
-            progress.removed += out.removed;
-            progress.changes += out.changes;
+            step = next_step;
+            cursor = next_cursor;
+            open.group.push(items);
+            // The group is merged once it holds `MERGE_AT` people, and at the run's end.
+            let closes = open.group.items() >= MERGE_AT || step >= steps.len();
+            // While the previous commit runs, the pages fetched meanwhile wait here for the next
+            // one, unless this page closes the group or ends the slice.
+            if let Some(c) = &open.committing
+                && !c.0.is_finished()
+                && !closes
+                && !hand_over
+            {
+                continue;
+            }
+            if let Some(c) = open.committing.take() {
+                self.join_commit(c, &mut progress).await?;
+            }
             // Whole milliseconds are counted and the rest carried, so that thousands of pages
             // do not each lose a fraction.
             let ms = mark.elapsed().as_millis() as u64;
             progress.elapsed_ms += ms;
             mark += Duration::from_millis(ms);
-            let json = serde_json::to_string(&progress).unwrap_or_default();
-            self.store
-                .save_sync_checkpoint(
-                    &mut tx,
-                    run.id,
-                    next_step as i64,
-                    next_cursor.as_deref(),
-                    &json,
-                    now,
-                )
-                .await?;
-            step = next_step;
-            cursor = next_cursor;
+            let (merge, stage) = if closes {
+                open.staged = 0;
+                (Some(open.group.take()), Vec::new())
+            } else {
+                (None, open.unstaged()?)
+            };
+            let first_seq = open.next_seq;
+            open.next_seq += stage.len() as i64;
+            progress.pending = open.group.items() as u64;
+            let commit = Commit {
+                store: self.store.clone(),
+                lease: ctx.lease(),
+                run_id: run.id,
+                tenant: tenant.clone(),
+                provider: provider.as_str().to_owned(),
+                merge,
+                stage,
+                first_seq,
+                step,
+                cursor: cursor.clone(),
+                progress: progress.clone(),
+                hand_over,
+                now: self.clock.now(),
+            };
+            let task = Committing(tokio::spawn(commit.run()));
             if hand_over {
-                // Hand over to a fresh job in the same transaction as this page.
-                self.store
-                    .enqueue(&mut tx, &SyncRunJob { run_id: run.id }.to_job(now), now)
-                    .await?;
-                self.store
-                    .complete_job_in(&mut tx, &ctx.lease(), now)
-                    .await?;
-                tx.commit().await?;
-                self.refresh_statistics(imported_before, progress.imported)
-                    .await;
+                self.join_commit(task, &mut progress).await?;
                 return Ok(Done::CompletedInTx);
             }
-            tx.commit().await?;
-            self.refresh_statistics(imported_before, progress.imported)
-                .await;
-            metrics::counter!("renkei_sync_pages_total", "provider" => provider.as_str())
-                .increment(1);
+            open.committing = Some(task);
         }
+    }
+
+    /// Waits for the commit running in the background, if any, and stages the pages fetched
+    /// meanwhile, so that everything this slice fetched is stored and `run` (the position the
+    /// slice reached) is the checkpoint before the slice stops.
+    async fn settle(
+        &self,
+        ctx: &JobContext<'_>,
+        run: &SyncRun,
+        progress: &mut Progress,
+        open: &mut OpenGroup,
+    ) -> Result<(), JobError> {
+        if let Some(c) = open.committing.take() {
+            self.join_commit(c, progress).await?;
+        }
+        let stage = open.unstaged()?;
+        if stage.is_empty() {
+            return Ok(());
+        }
+        let first_seq = open.next_seq;
+        open.next_seq += stage.len() as i64;
+        progress.pending = open.group.items() as u64;
+        let commit = Commit {
+            store: self.store.clone(),
+            lease: ctx.lease(),
+            run_id: run.id,
+            tenant: run.tenant_id.clone(),
+            provider: run.provider.clone(),
+            merge: None,
+            stage,
+            first_seq,
+            step: usize::try_from(run.step).unwrap_or(0),
+            cursor: run.cursor.clone(),
+            progress: progress.clone(),
+            hand_over: false,
+            now: self.clock.now(),
+        };
+        commit.run().await?;
+        Ok(())
+    }
+
+    /// Waits for a commit and counts what it stored.
+    async fn join_commit(&self, c: Committing, progress: &mut Progress) -> Result<(), JobError> {
+        let before = progress.imported;
+        let out = c.join().await?;
+        progress.count(out);
+        self.refresh_statistics(before, progress.imported).await;
+        Ok(())
     }
 
     /// Refreshes the database's statistics of the people tables when this run's inserts
@@ -730,6 +834,8 @@ impl SyncService {
         let mut p = progress.clone();
         p.waiting = Some(why.to_owned());
         let mut tx = self.store.begin().await?;
+        // The people fetched so far are the host app's while the run waits.
+        self.merge_staged(&mut tx, run, &mut p).await?;
         self.store
             .save_sync_checkpoint(
                 &mut tx,
@@ -753,13 +859,16 @@ impl SyncService {
     ) -> Result<Done, JobError> {
         tracing::warn!(run = run.id, provider = %run.provider, code, "sync run failed");
         let now = self.clock.now();
+        let mut progress = progress.clone();
         let mut tx = self.store.begin().await?;
+        // The pages fetched before the failure are kept, as if each had been merged as it came.
+        self.merge_staged(&mut tx, run, &mut progress).await?;
         self.store
             .finish_sync_run(
                 &mut tx,
                 run.id,
                 "failed",
-                &serde_json::to_string(progress).unwrap_or_default(),
+                &serde_json::to_string(&progress).unwrap_or_default(),
                 Some((code, message)),
                 now,
             )
@@ -782,7 +891,11 @@ impl SyncService {
         let from = run
             .created_at
             .plus_ms(-(self.options.overlap.as_millis() as i64));
+        let mut progress = progress.clone();
         let mut tx = self.store.begin().await?;
+        // Nothing is staged when the last page merged its group, as it does; this is for a
+        // run that was left with staged pages and nothing more to fetch.
+        self.merge_staged(&mut tx, run, &mut progress).await?;
         let mut objects: Vec<PersonObject> = steps.iter().map(|s| s.object).collect();
         objects.dedup();
         for o in objects {
@@ -805,7 +918,7 @@ impl SyncService {
                 &mut tx,
                 run.id,
                 "succeeded",
-                &serde_json::to_string(progress).unwrap_or_default(),
+                &serde_json::to_string(&progress).unwrap_or_default(),
                 None,
                 now,
             )
@@ -818,6 +931,22 @@ impl SyncService {
             imported = progress.imported, updated = progress.updated, removed = progress.removed,
             pages = progress.pages, "sync run succeeded");
         Ok(Done::CompletedInTx)
+    }
+
+    /// Merges the pages `run` staged into its tenant's people, in `tx`, and counts them.
+    async fn merge_staged(
+        &self,
+        tx: &mut Tx,
+        run: &SyncRun,
+        progress: &mut Progress,
+    ) -> Result<(), StoreError> {
+        let out = self
+            .store
+            .merge_staged_pages(tx, &run.tenant_id, &run.provider, run.id, self.clock.now())
+            .await?;
+        progress.count(out);
+        progress.pending = 0;
+        Ok(())
     }
 
     async fn schedule_next(
@@ -1041,6 +1170,126 @@ impl Prefetch {
 }
 
 impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// People per merge of a run's staged pages into the tenant's people: a Salesforce page (2,000)
+/// is merged as it comes, 20 HubSpot pages or 10 Zoho pages at once. A merge writes each index
+/// leaf its people touch once, however many pages brought them (see
+/// [`renkei_store::Store::stage_sync_pages`]); more per merge would gain little (docs/benchmarks.md)
+/// and keep people from the host app for longer.
+const MERGE_AT: usize = 2_000;
+
+/// A run's pages since its last merge (see "Staging" in the module doc).
+struct OpenGroup {
+    /// Those pages.
+    group: PageGroup,
+    /// How many of them are staged; the others were fetched while a commit was running.
+    staged: usize,
+    /// The number of the next staged page.
+    next_seq: i64,
+    /// The commit running in the background.
+    committing: Option<Committing>,
+}
+
+impl OpenGroup {
+    /// The pages not staged yet, as [`Store::stage_sync_pages`] takes them, now counted as
+    /// staged.
+    fn unstaged(&mut self) -> Result<Vec<String>, StoreError> {
+        let pages = &self.group.pages()[self.staged..];
+        self.staged += pages.len();
+        pages.iter().map(|p| stage_json(p)).collect()
+    }
+}
+
+/// One transaction of a run: the pages since the previous one, staged or merged with the open
+/// group, and the checkpoint after them.
+struct Commit {
+    store: Store,
+    lease: Lease,
+    run_id: i64,
+    tenant: TenantId,
+    provider: String,
+    /// The group's people, when this commit merges them; its staged pages are then removed.
+    merge: Option<Vec<PageItem>>,
+    /// Pages to stage, numbered from `first_seq`.
+    stage: Vec<String>,
+    first_seq: i64,
+    step: usize,
+    cursor: Option<String>,
+    progress: Progress,
+    /// Hand the run over to a fresh job in the same transaction.
+    hand_over: bool,
+    now: Millis,
+}
+
+impl Commit {
+    /// Commits; answers what the merge stored.
+    async fn run(mut self) -> Result<PageOutcome, JobError> {
+        let store = &self.store;
+        let mut tx = store.begin().await?;
+        // Only the lease holder commits pages: a worker whose lease lapsed mid-slice stops
+        // here (the error rolls the page back) instead of importing beside the new holder.
+        store.hold_lease(&mut tx, &self.lease).await?;
+        let mut out = PageOutcome::default();
+        if let Some(items) = &self.merge {
+            out = store
+                .apply_people(&mut tx, &self.tenant, &self.provider, items, self.now)
+                .await?;
+            store.clear_staged_pages(&mut tx, self.run_id).await?;
+        }
+        store
+            .stage_sync_pages(&mut tx, self.run_id, self.first_seq, &self.stage)
+            .await?;
+        self.progress.count(out);
+        let json = serde_json::to_string(&self.progress).unwrap_or_default();
+        store
+            .save_sync_checkpoint(
+                &mut tx,
+                self.run_id,
+                self.step as i64,
+                self.cursor.as_deref(),
+                &json,
+                self.now,
+            )
+            .await?;
+        if self.hand_over {
+            // Hand over to a fresh job in the same transaction as this page.
+            let job = SyncRunJob {
+                run_id: self.run_id,
+            };
+            store
+                .enqueue(&mut tx, &job.to_job(self.now), self.now)
+                .await?;
+            store
+                .complete_job_in(&mut tx, &self.lease, self.now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// A commit running in the background. Dropping it (the slice ended on an error) aborts the
+/// task, which rolls its transaction back: the checkpoint before it stands, and its pages are
+/// fetched again.
+struct Committing(tokio::task::JoinHandle<Result<PageOutcome, JobError>>);
+
+impl Committing {
+    async fn join(mut self) -> Result<PageOutcome, JobError> {
+        match (&mut self.0).await {
+            Ok(r) => r,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(JobError::retry(format!("committing a page: {e}"))),
+            },
+        }
+    }
+}
+
+impl Drop for Committing {
     fn drop(&mut self) {
         self.0.abort();
     }

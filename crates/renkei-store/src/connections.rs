@@ -78,7 +78,20 @@ pub struct Connection {
     sealed: Vec<u8>,
 }
 
+/// How often a connection's use is recorded at most ([`Store::touch_connection`]).
+pub const TOUCH_INTERVAL_MS: i64 = 60_000;
+
 impl Connection {
+    /// Whether a call that succeeded at `now` has anything to record: the last recorded use is
+    /// older than [`TOUCH_INTERVAL_MS`], or a failure streak is to end. The same test as
+    /// [`Store::touch_connection`]'s, on the row as read before the call.
+    pub fn touch_due(&self, now: Millis) -> bool {
+        self.failure_count > 0
+            || self
+                .last_used_at
+                .is_none_or(|t| t.0 < now.0 - TOUCH_INTERVAL_MS)
+    }
+
     pub fn key(&self) -> ConnectionKey<'_> {
         ConnectionKey {
             tenant: &self.tenant_id,
@@ -468,11 +481,12 @@ impl Store {
         on_pool!(self, write, |pool| {
             sqlx::query(
                 "UPDATE connections SET last_used_at = $1, failure_count = 0
-                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60000
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - $3
                      OR failure_count > 0)",
             )
             .bind(now.0)
             .bind(id)
+            .bind(TOUCH_INTERVAL_MS)
             .execute(pool)
             .await?;
             Ok(())

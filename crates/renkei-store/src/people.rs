@@ -66,8 +66,10 @@ pub struct PersonUpsert {
     pub content_hash: String,
 }
 
-/// One item of an import page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One item of an import page. Serialised when a run stages the page
+/// ([`Store::stage_sync_pages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum PageItem {
     Upsert(Box<PersonUpsert>),
     /// The record was deleted at the CRM, or no longer qualifies for import (`reason`).
@@ -76,6 +78,74 @@ pub enum PageItem {
         remote_id: String,
         at: Millis,
     },
+}
+
+impl PageItem {
+    /// The record it is about: (object, remote id).
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            PageItem::Upsert(p) => (&p.object, &p.remote_id),
+            PageItem::Remove {
+                object, remote_id, ..
+            } => (object, remote_id),
+        }
+    }
+}
+
+/// Consecutive pages of an import, to be applied as one by [`Store::apply_people`], which
+/// takes each record once: a record that several pages name keeps its last occurrence (the
+/// newest the provider answered).
+#[derive(Debug, Default)]
+pub struct PageGroup {
+    pages: Vec<Vec<PageItem>>,
+    items: usize,
+}
+
+impl PageGroup {
+    /// Adds a page whose records are each named once.
+    pub fn push(&mut self, page: Vec<PageItem>) {
+        self.items += page.len();
+        self.pages.push(page);
+    }
+
+    /// Items in the group, a record named by two pages counted twice.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// The group's pages, in order.
+    pub fn pages(&self) -> &[Vec<PageItem>] {
+        &self.pages
+    }
+
+    /// The group's items, each record once, leaving it empty.
+    pub fn take(&mut self) -> Vec<PageItem> {
+        self.items = 0;
+        let mut pages = std::mem::take(&mut self.pages);
+        if pages.len() <= 1 {
+            return pages.pop().unwrap_or_default();
+        }
+        // Which occurrences are the last of their record, found from the newest page back.
+        let keep: Vec<Vec<bool>> = {
+            let mut seen: HashSet<(&str, &str)> = HashSet::new();
+            let mut keep: Vec<Vec<bool>> = pages
+                .iter()
+                .rev()
+                .map(|p| p.iter().rev().map(|i| seen.insert(i.key())).collect())
+                .collect();
+            keep.reverse();
+            for k in &mut keep {
+                k.reverse();
+            }
+            keep
+        };
+        pages
+            .into_iter()
+            .zip(keep)
+            .flat_map(|(page, keep)| page.into_iter().zip(keep).filter(|(_, k)| *k))
+            .map(|(item, _)| item)
+            .collect()
+    }
 }
 
 /// What applying a page did.
@@ -91,6 +161,16 @@ pub struct PageOutcome {
     pub removed: u64,
     /// Change-feed entries written.
     pub changes: u64,
+}
+
+impl std::ops::AddAssign for PageOutcome {
+    fn add_assign(&mut self, o: PageOutcome) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.removed += o.removed;
+        self.changes += o.changes;
+    }
 }
 
 /// A stored person.
@@ -215,6 +295,7 @@ fn person_from_row(row: &impl DbRow) -> Result<Person, StoreError> {
 struct Existing {
     id: i64,
     content_hash: String,
+    remote_updated_at: i64,
     deleted: bool,
     chosen: bool,
     identity_key: Option<String>,
@@ -268,13 +349,19 @@ fn insert_people_sql(sqlite: bool, rows: usize) -> Cow<'static, str> {
                 format!("({t}, {p}, {fields}, 0, 1, NULL, {c}, {u})")
             })
             .collect();
+        // `OR FAIL` on SQLite: with the default `OR ABORT`, SQLite keeps a statement journal
+        // (a copy of every database page the statement changes) to undo a multi-row insert
+        // that breaks a constraint part-way (https://www.sqlite.org/tempfiles.html, 2.5). The
+        // error of any statement here rolls the whole transaction back, so that copy bought
+        // nothing but a few per cent of the writer's time in an import.
         format!(
-            "INSERT INTO people (tenant_id, provider, object, remote_id, display_name, last_name,
+            "INSERT {}INTO people (tenant_id, provider, object, remote_id, display_name, last_name,
                  first_name, company, emails, phones, address, department, title, description,
                  owner_id, remote_created_at, remote_updated_at, phone_key, phone2_key, email_key,
                  company_key, name_key, identity_key, content_hash,
                  deleted, chosen, duplicate_of, created_at, updated_at)
              VALUES {}",
+            if sqlite { "OR FAIL " } else { "" },
             rows.join(", ")
         )
     };
@@ -347,6 +434,12 @@ impl Store {
                 PageItem::Upsert(p) => {
                     match existing.get(&(p.object.clone(), p.remote_id.clone())) {
                         None => inserts.push(p),
+                        // Older than the live row: a staged page's version that a webhook's
+                        // sync overtook while the page waited for its merge (see
+                        // `Store::stage_sync_pages`). The newer one stays.
+                        Some(e) if !e.deleted && e.remote_updated_at > p.remote_updated_at.0 => {
+                            out.unchanged += 1;
+                        }
                         Some(e) if e.content_hash == p.content_hash && !e.deleted => {
                             out.unchanged += 1;
                         }
@@ -543,28 +636,21 @@ impl Store {
         items: &[PageItem],
     ) -> Result<HashMap<(String, String), Existing>, StoreError> {
         let mut out = HashMap::new();
-        let keys: Vec<(&str, &str)> = items
-            .iter()
-            .map(|i| match i {
-                PageItem::Upsert(p) => (p.object.as_str(), p.remote_id.as_str()),
-                PageItem::Remove {
-                    object, remote_id, ..
-                } => (object.as_str(), remote_id.as_str()),
-            })
-            .collect();
+        let keys: Vec<(&str, &str)> = items.iter().map(PageItem::key).collect();
         for chunk in keys.chunks(CHUNK) {
             // Looked up by (object, remote id), the unique key, so that no other index is
             // needed for it. Remote ids are unique per provider account in every CRM we speak
             // to (a Salesforce Lead and Contact never share an id, nor do Zoho's modules), but
             // the object is part of a person's identity here all the same.
-            type Row = (i64, String, String, String, i64, i64, Option<String>);
+            type Row = (i64, String, String, String, i64, i64, i64, Option<String>);
             let rows: Vec<Row> = match &mut tx.inner {
                 TxInner::Sqlite(t) => {
                     let mut objects: Vec<&str> = chunk.iter().map(|(o, _)| *o).collect();
                     objects.sort_unstable();
                     objects.dedup();
                     let sql = format!(
-                        "SELECT id, object, remote_id, content_hash, deleted, chosen, identity_key
+                        "SELECT id, object, remote_id, content_hash, remote_updated_at, deleted,
+                                chosen, identity_key
                          FROM people WHERE tenant_id = ? AND provider = ?
                            AND object IN ({}) AND remote_id IN ({})",
                         sqlite_marks(objects.len()),
@@ -589,8 +675,8 @@ impl Store {
                     let objects: Vec<&str> = chunk.iter().map(|(o, _)| *o).collect();
                     let ids: Vec<&str> = chunk.iter().map(|(_, r)| *r).collect();
                     sqlx::query_as(
-                        "SELECT p.id, p.object, p.remote_id, p.content_hash, p.deleted, p.chosen,
-                                p.identity_key
+                        "SELECT p.id, p.object, p.remote_id, p.content_hash, p.remote_updated_at,
+                                p.deleted, p.chosen, p.identity_key
                          FROM unnest($3::text[], $4::text[]) AS k(object, remote_id)
                          JOIN people p ON p.object = k.object AND p.remote_id = k.remote_id
                          WHERE p.tenant_id = $1 AND p.provider = $2",
@@ -603,12 +689,15 @@ impl Store {
                     .await?
                 }
             };
-            for (id, object, remote_id, content_hash, deleted, chosen, identity_key) in rows {
+            for (id, object, remote_id, content_hash, updated, deleted, chosen, identity_key) in
+                rows
+            {
                 out.insert(
                     (object, remote_id),
                     Existing {
                         id,
                         content_hash,
+                        remote_updated_at: updated,
                         deleted: deleted != 0,
                         chosen: chosen != 0,
                         identity_key,
@@ -827,11 +916,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &mut tx.inner {
             // One statement per chunk, from a VALUES list: a page can change the choice of
-            // hundreds of rows, each with its own winner.
+            // hundreds of rows, each with its own winner. `OR FAIL` for the reason
+            // `insert_people_sql` gives.
             TxInner::Sqlite(t) => {
                 for chunk in choices.chunks(CHUNK) {
                     let sql = format!(
-                        "UPDATE people SET chosen = c.column2 IS NULL, duplicate_of = c.column2
+                        "UPDATE OR FAIL people SET chosen = c.column2 IS NULL,
+                             duplicate_of = c.column2
                          FROM (VALUES {}) AS c WHERE people.id = c.column1",
                         vec!["(?, ?)"; chunk.len()].join(", ")
                     );
@@ -938,8 +1029,14 @@ impl Store {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|_| format!("({})", m.list(5)))
                 .collect();
+            // `OR FAIL` on SQLite for the reason `insert_people_sql` gives.
             let sql = format!(
-                "INSERT INTO person_changes (tenant_id, at, seq, person_id, kind) VALUES {}",
+                "INSERT {}INTO person_changes (tenant_id, at, seq, person_id, kind) VALUES {}",
+                if matches!(tx.inner, TxInner::Sqlite(_)) {
+                    "OR FAIL "
+                } else {
+                    ""
+                },
                 rows.join(", ")
             );
             let base = first + (ci * CHUNK) as i64;

@@ -2,12 +2,16 @@
 //!
 //! A run's `plan` (JSON, owned by the engine) lists its steps; `step` and `cursor` say where
 //! it stands. The engine writes them with [`Store::save_sync_checkpoint`] in the transaction
-//! that applies a page's people, so after a crash the run resumes at the first page not
-//! committed. At most one run per connection is queued or running (a partial unique index);
-//! [`Store::create_sync_run`] answers the active run instead of a second one.
+//! that stores a page, so after a crash the run resumes at the first page not committed. A
+//! page is stored either into `people` or, when the provider's pages are small, staged with
+//! the run ([`Store::stage_sync_pages`]) until enough have gathered for one merge
+//! ([`Store::merge_staged_pages`]). At most one run per connection is queued or running (a
+//! partial unique index); [`Store::create_sync_run`] answers the active run instead of a
+//! second one.
 
 use renkei_core::{Millis, TenantId};
 
+use crate::people::{PageGroup, PageItem, PageOutcome};
 use crate::{DbRow, Store, StoreError, Tx, decode_err, on_pool, on_tx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,4 +331,103 @@ impl Store {
             .await?)
         })
     }
+
+    /// Stages pages of run `id` (each the JSON of its items, see [`stage_json`]), numbered
+    /// from `first_seq`, in the transaction of the checkpoint that names the page after them.
+    ///
+    /// Why: SQLite commits a transaction by writing every database page it changed, and a
+    /// page of people changes a leaf of each matching index per person, in no order. A
+    /// 100-person HubSpot page cost some 500 written pages, a 2,000-person Salesforce page
+    /// barely more per person than that (docs/benchmarks.md, "People import"). Staged, a page
+    /// is one row appended to this table; [`Store::merge_staged_pages`] or the engine's own
+    /// merge later applies some 2,000 people in one transaction.
+    pub async fn stage_sync_pages(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        first_seq: i64,
+        pages: &[String],
+    ) -> Result<(), StoreError> {
+        for (seq, json) in (first_seq..).zip(pages) {
+            on_tx!(tx, |conn| {
+                sqlx::query("INSERT INTO sync_run_pages (run_id, seq, items) VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(seq)
+                    .bind(json)
+                    .execute(conn)
+                    .await?
+                    .rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// The pages staged by run `id` and not merged yet, as one group, and the number the next
+    /// staged page takes.
+    pub async fn staged_sync_pages(&self, id: i64) -> Result<(PageGroup, i64), StoreError> {
+        let rows: Vec<(i64, String)> = on_pool!(self, write, |pool| {
+            sqlx::query_as("SELECT seq, items FROM sync_run_pages WHERE run_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+        });
+        group_pages(rows)
+    }
+
+    /// Applies the pages staged by run `id` to `tenant`'s `provider` people and removes them,
+    /// in `tx`.
+    pub async fn merge_staged_pages(
+        &self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        provider: &str,
+        id: i64,
+        now: Millis,
+    ) -> Result<PageOutcome, StoreError> {
+        let rows: Vec<(i64, String)> = on_tx!(tx, |conn| {
+            sqlx::query_as("SELECT seq, items FROM sync_run_pages WHERE run_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(conn)
+                .await?
+        });
+        if rows.is_empty() {
+            return Ok(PageOutcome::default());
+        }
+        let (mut group, _) = group_pages(rows)?;
+        let out = self
+            .apply_people(tx, tenant, provider, &group.take(), now)
+            .await?;
+        self.clear_staged_pages(tx, id).await?;
+        Ok(out)
+    }
+
+    /// Removes the pages staged by run `id`, in the transaction that merges them.
+    pub async fn clear_staged_pages(&self, tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+        on_tx!(tx, |conn| {
+            sqlx::query("DELETE FROM sync_run_pages WHERE run_id = $1")
+                .bind(id)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+}
+
+/// Staged rows, in order, as one group and the next page's number.
+fn group_pages(rows: Vec<(i64, String)>) -> Result<(PageGroup, i64), StoreError> {
+    let mut group = PageGroup::default();
+    let mut next = 0;
+    for (seq, json) in rows {
+        let items: Vec<PageItem> =
+            serde_json::from_str(&json).map_err(|e| decode_err("sync_run_pages.items", e))?;
+        group.push(items);
+        next = seq + 1;
+    }
+    Ok((group, next))
+}
+
+/// A page as [`Store::stage_sync_pages`] stores it.
+pub fn stage_json(items: &[PageItem]) -> Result<String, StoreError> {
+    serde_json::to_string(items).map_err(|e| decode_err("staged page", e))
 }

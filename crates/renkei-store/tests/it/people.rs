@@ -341,3 +341,160 @@ async fn large_pages_are_inserted_in_chunks() {
     );
     db.cleanup().await;
 }
+
+/// A run's staged pages: read back as one group in page order, merged as one page in which a
+/// record named twice keeps its last version, and gone once merged. A staged version older than
+/// the stored one (a webhook's sync overtook it) does not overwrite it.
+#[tokio::test]
+async fn staged_pages_merge_as_one_page_keeping_the_newest() {
+    use renkei_core::{Keyring, Secret};
+    use renkei_store::connections::{ConnectionKey, NewGrant};
+    use renkei_store::people::PageGroup;
+    use renkei_store::sync::{Created, NewSyncRun, stage_json};
+
+    let (db, t) = setup().await;
+    let ring = Keyring::parse(&Keyring::generate_key().unwrap()).unwrap();
+    let conn = db
+        .store
+        .put_grant(
+            &ring,
+            &NewGrant {
+                key: ConnectionKey {
+                    tenant: &t,
+                    provider: "salesforce",
+                    member: None,
+                },
+                account_id: "org-1",
+                account_name: "Org",
+                identity: "{}",
+                meta: "{}",
+                scopes: "api",
+                credentials: &Secret::new(b"token".to_vec()),
+                token_expires_at: None,
+                connected_by: None,
+                now: Millis(1),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let mut tx = db.store.begin().await.unwrap();
+    let run = NewSyncRun {
+        tenant: &t,
+        connection_id: conn,
+        provider: "salesforce",
+        kind: "initial",
+        started_by: "api",
+        plan: "[]",
+        progress: "{}",
+    };
+    let Created::New(run) = db
+        .store
+        .create_sync_run(&mut tx, &run, Millis(1))
+        .await
+        .unwrap()
+    else {
+        panic!("a second run")
+    };
+    tx.commit().await.unwrap();
+
+    // "c" is stored already, in a version newer than the one the pages bring.
+    let mut newer = person("lead", "c", None, 50, "c-new");
+    newer.remote_updated_at = Millis(500);
+    apply(&db, &t, vec![PageItem::Upsert(Box::new(newer))], 10).await;
+
+    let up = |id: &str, updated: i64, hash: &str| {
+        let mut p = person("lead", id, None, 100, hash);
+        p.remote_updated_at = Millis(updated);
+        PageItem::Upsert(Box::new(p))
+    };
+    let pages = [
+        vec![
+            up("a", 100, "a-1"),
+            up("b", 100, "b-1"),
+            up("c", 100, "c-old"),
+        ],
+        vec![up("a", 200, "a-2")],
+        vec![PageItem::Remove {
+            object: "lead".into(),
+            remote_id: "b".into(),
+            at: Millis(300),
+        }],
+    ];
+    let json: Vec<String> = pages.iter().map(|p| stage_json(p).unwrap()).collect();
+    let mut tx = db.store.begin().await.unwrap();
+    db.store
+        .stage_sync_pages(&mut tx, run, 0, &json[..2])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    db.store
+        .stage_sync_pages(&mut tx, run, 2, &json[2..])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (group, next) = db.store.staged_sync_pages(run).await.unwrap();
+    assert_eq!(next, 3);
+    assert_eq!(group.pages(), &pages[..]);
+    assert_eq!(group.items(), 5);
+
+    let mut tx = db.store.begin().await.unwrap();
+    let out = db
+        .store
+        .merge_staged_pages(&mut tx, &t, "salesforce", run, Millis(20))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // "a" once, in its second version; "b", deleted by the last page, never stored; the
+    // stored "c" kept.
+    assert_eq!(
+        (out.inserted, out.unchanged, out.removed),
+        (1, 1, 0),
+        "{out:?}"
+    );
+    let all = db
+        .store
+        .find_people(
+            &t,
+            &PeopleFilter {
+                include_hidden: true,
+                ..Default::default()
+            },
+            0,
+            100,
+        )
+        .await
+        .unwrap();
+    let state: Vec<(&str, i64, bool)> = all
+        .iter()
+        .map(|p| (p.remote_id.as_str(), p.remote_updated_at.0, p.deleted))
+        .collect();
+    assert_eq!(state, [("c", 500, false), ("a", 200, false)]);
+    assert_eq!(
+        feed(&db, &t).await,
+        [
+            ("created".to_owned(), "c".to_owned()),
+            ("created".into(), "a".into())
+        ]
+    );
+
+    // Merged pages are gone; merging again does nothing.
+    let (group, next) = db.store.staged_sync_pages(run).await.unwrap();
+    assert_eq!((group.items(), next), (0, 0));
+    let mut tx = db.store.begin().await.unwrap();
+    let out = db
+        .store
+        .merge_staged_pages(&mut tx, &t, "salesforce", run, Millis(30))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(out, Default::default());
+
+    let mut g = PageGroup::default();
+    g.push(pages[0].clone());
+    assert_eq!(g.take(), pages[0]);
+    assert_eq!(g.items(), 0);
+    db.cleanup().await;
+}
