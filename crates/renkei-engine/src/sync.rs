@@ -189,12 +189,19 @@ impl JobPayload for SyncRunJob {
             }
             tracing::warn!(run = run.id, provider = %run.provider, "sync run failed: worker lost");
             let mut tx = store.begin().await?;
+            // What the run staged is kept, as `SyncService::fail` keeps it.
+            let mut progress: Progress = serde_json::from_str(&run.progress).unwrap_or_default();
+            let out = store
+                .merge_staged_pages(&mut tx, &run.tenant_id, &run.provider, run.id, now)
+                .await?;
+            progress.count(out);
+            progress.pending = 0;
             store
                 .finish_sync_run(
                     &mut tx,
                     run.id,
                     "failed",
-                    &run.progress,
+                    &serde_json::to_string(&progress).unwrap_or_default(),
                     Some(("worker_lost", error)),
                     now,
                 )
@@ -624,6 +631,17 @@ impl SyncService {
             // that a slice that ends never fetches ahead: a page fetched and then dropped would
             // be a call the run does not count.
             let hand_over = next_step < steps.len() && Instant::now() >= deadline;
+            // The group is merged once it holds `MERGE_AT` people, and at the run's end.
+            let closes = open.group.items() + items.len() >= MERGE_AT || next_step >= steps.len();
+            // A page that closes its group or ends the slice waits for the commit before it, and
+            // only then has the next page fetched: beside a merge, one page is held and one
+            // fetched, no more than before commits ran beside the fetching (peak memory with
+            // Salesforce's 2,000-person pages, docs/benchmarks.md).
+            if (closes || hand_over)
+                && let Some(c) = open.committing.take()
+            {
+                self.join_commit(c, &mut progress).await?;
+            }
             // Fetch and convert the next page while this one commits. The daily quota is
             // checked before this fetch as before any other; when it says wait, the next turn
             // of the loop notes it. The checkpoint committed below names that page, so whether
@@ -647,14 +665,10 @@ impl SyncService {
             step = next_step;
             cursor = next_cursor;
             open.group.push(items);
-            // The group is merged once it holds `MERGE_AT` people, and at the run's end.
-            let closes = open.group.items() >= MERGE_AT || step >= steps.len();
             // While the previous commit runs, the pages fetched meanwhile wait here for the next
-            // one, unless this page closes the group or ends the slice.
+            // one (a page that closes its group or ends the slice waited for it above).
             if let Some(c) = &open.committing
                 && !c.0.is_finished()
-                && !closes
-                && !hand_over
             {
                 continue;
             }
