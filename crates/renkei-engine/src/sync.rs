@@ -523,6 +523,17 @@ impl SyncService {
             next_seq,
             committing: None,
         };
+        let fetch = |step: Step, cursor: Option<String>| {
+            fetch_page(
+                self.vault.clone(),
+                self.connectors.clone(),
+                normalizer.clone(),
+                target.clone(),
+                provider,
+                step,
+                cursor,
+            )
+        };
         // Where the time not yet counted in `elapsed_ms` began.
         let mut mark = Instant::now();
         loop {
@@ -549,16 +560,7 @@ impl SyncService {
                             until,
                         });
                     }
-                    fetch_page(
-                        self.vault.clone(),
-                        self.connectors.clone(),
-                        normalizer.clone(),
-                        target.clone(),
-                        provider,
-                        st.clone(),
-                        cursor.clone(),
-                    )
-                    .await?
+                    fetch(st.clone(), cursor.clone()).await?
                 }
             };
             let page = match fetched {
@@ -652,15 +654,10 @@ impl SyncService {
                     .quota_wait(&conn, settings.people.quota_share)
                     .is_none()
             {
-                ahead = Some(Prefetch(tokio::spawn(fetch_page(
-                    self.vault.clone(),
-                    self.connectors.clone(),
-                    normalizer.clone(),
-                    target.clone(),
-                    provider,
-                    next.clone(),
-                    next_cursor.clone(),
-                ))));
+                ahead = Some(Prefetch::spawn(
+                    "fetching a page ahead",
+                    fetch(next.clone(), next_cursor.clone()),
+                ));
             }
             step = next_step;
             cursor = next_cursor;
@@ -668,7 +665,7 @@ impl SyncService {
             // While the previous commit runs, the pages fetched meanwhile wait here for the next
             // one (a page that closes its group or ends the slice waited for it above).
             if let Some(c) = &open.committing
-                && !c.0.is_finished()
+                && !c.is_finished()
             {
                 continue;
             }
@@ -704,7 +701,7 @@ impl SyncService {
                 hand_over,
                 now: self.clock.now(),
             };
-            let task = Committing(tokio::spawn(commit.run()));
+            let task = Committing::spawn("committing a page", commit.run());
             if hand_over {
                 self.join_commit(task, &mut progress).await?;
                 return Ok(Done::CompletedInTx);
@@ -1166,26 +1163,49 @@ async fn fetch_page(
     }))
 }
 
-/// A page being fetched ahead. Dropping it (the slice ended on an error) aborts the task; the
-/// checkpoint never names a page beyond the one it was fetched for, so the page is fetched
-/// again by whichever job goes on, and nothing of it was stored.
-struct Prefetch(tokio::task::JoinHandle<Result<Result<FetchedPage, VaultError>, JobError>>);
+/// A task of the sync loop that runs beside it: a page fetched ahead ([`Prefetch`]) or a
+/// commit ([`Committing`]). Dropping it (the slice ended on an error) aborts the task. A page
+/// fetched ahead was not stored, and the checkpoint never names a page beyond the one it was
+/// fetched for, so whichever job goes on fetches it again. An aborted commit rolls its
+/// transaction back: the checkpoint before it stands, and its pages are fetched again.
+struct Beside<T> {
+    task: tokio::task::JoinHandle<Result<T, JobError>>,
+    /// What the task does, for the error when it was cancelled.
+    what: &'static str,
+}
 
-impl Prefetch {
-    async fn join(mut self) -> Result<Result<FetchedPage, VaultError>, JobError> {
-        match (&mut self.0).await {
+type Prefetch = Beside<Result<FetchedPage, VaultError>>;
+type Committing = Beside<PageOutcome>;
+
+impl<T: Send + 'static> Beside<T> {
+    fn spawn(
+        what: &'static str,
+        f: impl Future<Output = Result<T, JobError>> + Send + 'static,
+    ) -> Self {
+        Beside {
+            task: tokio::spawn(f),
+            what,
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    async fn join(mut self) -> Result<T, JobError> {
+        match (&mut self.task).await {
             Ok(r) => r,
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => Err(JobError::retry(format!("fetching a page ahead: {e}"))),
+                Err(e) => Err(JobError::retry(format!("{}: {e}", self.what))),
             },
         }
     }
 }
 
-impl Drop for Prefetch {
+impl<T> Drop for Beside<T> {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
@@ -1283,29 +1303,6 @@ impl Commit {
         }
         tx.commit().await?;
         Ok(out)
-    }
-}
-
-/// A commit running in the background. Dropping it (the slice ended on an error) aborts the
-/// task, which rolls its transaction back: the checkpoint before it stands, and its pages are
-/// fetched again.
-struct Committing(tokio::task::JoinHandle<Result<PageOutcome, JobError>>);
-
-impl Committing {
-    async fn join(mut self) -> Result<PageOutcome, JobError> {
-        match (&mut self.0).await {
-            Ok(r) => r,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => Err(JobError::retry(format!("committing a page: {e}"))),
-            },
-        }
-    }
-}
-
-impl Drop for Committing {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

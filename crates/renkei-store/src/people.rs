@@ -163,16 +163,6 @@ pub struct PageOutcome {
     pub changes: u64,
 }
 
-impl std::ops::AddAssign for PageOutcome {
-    fn add_assign(&mut self, o: PageOutcome) {
-        self.inserted += o.inserted;
-        self.updated += o.updated;
-        self.unchanged += o.unchanged;
-        self.removed += o.removed;
-        self.changes += o.changes;
-    }
-}
-
 /// A stored person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Person {
