@@ -336,11 +336,12 @@ impl Store {
     /// from `first_seq`, in the transaction of the checkpoint that names the page after them.
     ///
     /// Why: SQLite commits a transaction by writing every database page it changed, and a
-    /// page of people changes a leaf of each matching index per person, in no order. A
-    /// 100-person HubSpot page cost some 500 written pages, a 2,000-person Salesforce page
-    /// barely more per person than that (docs/benchmarks.md, "People import"). Staged, a page
-    /// is one row appended to this table; [`Store::merge_staged_pages`] or the engine's own
-    /// merge later applies some 2,000 people in one transaction.
+    /// page of people changes a leaf of each matching index per person, in no order. Twenty
+    /// 100-person HubSpot commits write many of the same leaves twenty times over, where one
+    /// 2,000-person commit writes each once; commits were 16 % of an import's samples
+    /// (docs/benchmarks.md, "People import"). Staged, a page is one row appended to this
+    /// table; [`Store::merge_staged_pages`] or the engine's own merge later applies some 2,000
+    /// people in one transaction.
     pub async fn stage_sync_pages(
         &self,
         tx: &mut Tx,
