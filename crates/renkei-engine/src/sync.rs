@@ -677,30 +677,9 @@ impl SyncService {
             let ms = mark.elapsed().as_millis() as u64;
             progress.elapsed_ms += ms;
             mark += Duration::from_millis(ms);
-            let (merge, stage) = if closes {
-                open.staged = 0;
-                (Some(open.group.take()), Vec::new())
-            } else {
-                (None, open.unstaged()?)
-            };
-            let first_seq = open.next_seq;
-            open.next_seq += stage.len() as i64;
-            progress.pending = open.group.items() as u64;
-            let commit = Commit {
-                store: self.store.clone(),
-                lease: ctx.lease(),
-                run_id: run.id,
-                tenant: tenant.clone(),
-                provider: provider.as_str().to_owned(),
-                merge,
-                stage,
-                first_seq,
-                step,
-                cursor: cursor.clone(),
-                progress: progress.clone(),
-                hand_over,
-                now: self.clock.now(),
-            };
+            let here = run_now(&run, step, &cursor);
+            let commit =
+                self.next_commit(&ctx, &here, &mut open, &mut progress, closes, hand_over)?;
             let task = Committing::spawn("committing a page", commit.run());
             if hand_over {
                 self.join_commit(task, &mut progress).await?;
@@ -723,30 +702,50 @@ impl SyncService {
         if let Some(c) = open.committing.take() {
             self.join_commit(c, progress).await?;
         }
-        let stage = open.unstaged()?;
-        if stage.is_empty() {
+        if open.staged == open.group.pages().len() {
             return Ok(());
         }
+        self.next_commit(ctx, run, open, progress, false, false)?
+            .run()
+            .await?;
+        Ok(())
+    }
+
+    /// The commit of the pages of `open` not stored yet, checkpointed at `run`'s position
+    /// (the page after them): the whole group merged with `merge`, else those pages staged.
+    fn next_commit(
+        &self,
+        ctx: &JobContext<'_>,
+        run: &SyncRun,
+        open: &mut OpenGroup,
+        progress: &mut Progress,
+        merge: bool,
+        hand_over: bool,
+    ) -> Result<Commit, StoreError> {
+        let (merge, stage) = if merge {
+            open.staged = 0;
+            (Some(open.group.take()), Vec::new())
+        } else {
+            (None, open.unstaged()?)
+        };
         let first_seq = open.next_seq;
         open.next_seq += stage.len() as i64;
         progress.pending = open.group.items() as u64;
-        let commit = Commit {
+        Ok(Commit {
             store: self.store.clone(),
             lease: ctx.lease(),
             run_id: run.id,
             tenant: run.tenant_id.clone(),
             provider: run.provider.clone(),
-            merge: None,
+            merge,
             stage,
             first_seq,
             step: usize::try_from(run.step).unwrap_or(0),
             cursor: run.cursor.clone(),
             progress: progress.clone(),
-            hand_over: false,
+            hand_over,
             now: self.clock.now(),
-        };
-        commit.run().await?;
-        Ok(())
+        })
     }
 
     /// Waits for a commit and counts what it stored.
