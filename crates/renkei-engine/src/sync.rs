@@ -191,11 +191,7 @@ impl JobPayload for SyncRunJob {
             let mut tx = store.begin().await?;
             // What the run staged is kept, as `SyncService::fail` keeps it.
             let mut progress: Progress = serde_json::from_str(&run.progress).unwrap_or_default();
-            let out = store
-                .merge_staged_pages(&mut tx, &run.tenant_id, &run.provider, run.id, now)
-                .await?;
-            progress.count(out);
-            progress.pending = 0;
+            merge_staged(store, &mut tx, &run, &mut progress, now).await?;
             store
                 .finish_sync_run(
                     &mut tx,
@@ -845,7 +841,7 @@ impl SyncService {
         p.waiting = Some(why.to_owned());
         let mut tx = self.store.begin().await?;
         // The people fetched so far are the host app's while the run waits.
-        self.merge_staged(&mut tx, run, &mut p).await?;
+        merge_staged(&self.store, &mut tx, run, &mut p, self.clock.now()).await?;
         self.store
             .save_sync_checkpoint(
                 &mut tx,
@@ -872,7 +868,7 @@ impl SyncService {
         let mut progress = progress.clone();
         let mut tx = self.store.begin().await?;
         // The pages fetched before the failure are kept, as if each had been merged as it came.
-        self.merge_staged(&mut tx, run, &mut progress).await?;
+        merge_staged(&self.store, &mut tx, run, &mut progress, now).await?;
         self.store
             .finish_sync_run(
                 &mut tx,
@@ -905,7 +901,7 @@ impl SyncService {
         let mut tx = self.store.begin().await?;
         // Nothing is staged when the last page merged its group, as it does; this is for a
         // run that was left with staged pages and nothing more to fetch.
-        self.merge_staged(&mut tx, run, &mut progress).await?;
+        merge_staged(&self.store, &mut tx, run, &mut progress, now).await?;
         let mut objects: Vec<PersonObject> = steps.iter().map(|s| s.object).collect();
         objects.dedup();
         for o in objects {
@@ -941,22 +937,6 @@ impl SyncService {
             imported = progress.imported, updated = progress.updated, removed = progress.removed,
             pages = progress.pages, "sync run succeeded");
         Ok(Done::CompletedInTx)
-    }
-
-    /// Merges the pages `run` staged into its tenant's people, in `tx`, and counts them.
-    async fn merge_staged(
-        &self,
-        tx: &mut Tx,
-        run: &SyncRun,
-        progress: &mut Progress,
-    ) -> Result<(), StoreError> {
-        let out = self
-            .store
-            .merge_staged_pages(tx, &run.tenant_id, &run.provider, run.id, self.clock.now())
-            .await?;
-        progress.count(out);
-        progress.pending = 0;
-        Ok(())
     }
 
     async fn schedule_next(
@@ -1303,6 +1283,22 @@ impl Commit {
         tx.commit().await?;
         Ok(out)
     }
+}
+
+/// Merges the pages `run` staged into its tenant's people, in `tx`, and counts them.
+async fn merge_staged(
+    store: &Store,
+    tx: &mut Tx,
+    run: &SyncRun,
+    progress: &mut Progress,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let out = store
+        .merge_staged_pages(tx, &run.tenant_id, &run.provider, run.id, now)
+        .await?;
+    progress.count(out);
+    progress.pending = 0;
+    Ok(())
 }
 
 /// `run` with the position reached in this slice (for a checkpoint that only notes a wait).

@@ -22,9 +22,9 @@ use renkei_engine::jobs::BoxFuture;
 use renkei_engine::sync::{Progress, SyncOptions, SyncRunJob, SyncService};
 use renkei_engine::vault::{Target, Vault, VaultOptions};
 use renkei_engine::{Clock as _, JobPayload, Registry, Runtime, WorkerConfig};
-use renkei_store::people::{PeopleFilter, Person};
+use renkei_store::people::{PageItem, PeopleFilter, Person};
 use renkei_store::queue::JobState;
-use renkei_store::sync::SyncRun;
+use renkei_store::sync::{SyncRun, stage_json};
 use renkei_store::testing::TestDb;
 use renkei_store::{Store, StoreOptions, Tx};
 use serde_json::{Value, json};
@@ -909,6 +909,10 @@ async fn handed_over_slices_keep_every_page_once(p: Provider) {
         let run = drive(&h, &side, run_id, None, OnHold::Wait).await;
         let outcome = Outcome::of(&side, &run).await;
         outcome.assert_same(&reference, &what);
+        // Slices handed over with pages staged; the run's end merged them all.
+        assert_eq!(outcome.progress.pending, 0, "{what}");
+        let (staged, _) = side.store().staged_sync_pages(run_id).await.unwrap();
+        assert_eq!(staged.items(), 0, "{what}");
 
         let requests = log(&h, p, &side.api_prefix, mark).await;
         let failed: Vec<_> = requests.iter().filter(|r| r.status != 200).collect();
@@ -968,6 +972,19 @@ async fn a_run_whose_job_died_fails_and_frees_the_connection() {
         .worker(&h, side.store(), WorkerConfig::default(), None)
         .await;
     let run_id = side.start(&w).await;
+    // A page the run staged before its worker died is merged, not left behind.
+    let page = stage_json(&[PageItem::Remove {
+        object: "contact".into(),
+        remote_id: "gone".into(),
+        at: Millis(1),
+    }])
+    .unwrap();
+    let mut tx = side.store().begin().await.unwrap();
+    side.store()
+        .stage_sync_pages(&mut tx, run_id, 0, &[page])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     let job = SyncRunJob { run_id };
     let error = "lease expired: the worker crashed";
     job.on_abandoned(side.store(), error, h.clock.now())
@@ -982,6 +999,8 @@ async fn a_run_whose_job_died_fails_and_frees_the_connection() {
         ),
         ("failed", Some("worker_lost"), Some(error))
     );
+    let (staged, _) = side.store().staged_sync_pages(run_id).await.unwrap();
+    assert_eq!(staged.items(), 0, "the staged page was merged");
     job.on_abandoned(side.store(), "again", h.clock.now())
         .await
         .unwrap();
