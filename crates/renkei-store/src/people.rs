@@ -1,8 +1,10 @@
 //! People imported from the CRMs, their identity choice, and the tenant's change feed.
 //!
-//! A page of an import is applied by [`Store::apply_people`] inside the caller's transaction
-//! (which also writes the run's checkpoint): one read of the rows the page names, multi-row
-//! inserts for new people, updates only where the content hash differs, then the identity
+//! A page of an import, or a [`PageGroup`] of staged pages as one (see
+//! [`Store::stage_sync_pages`]), is applied by [`Store::apply_people`] inside the caller's
+//! transaction (which also writes the run's checkpoint): one read of the rows the page names,
+//! multi-row inserts for new people, updates only where the content hash differs and the
+//! incoming version is not older than the live row's, then the identity
 //! choice for every identity key the page touched, and finally one change-feed entry per
 //! person whose visibility or content changed for the host app. A person is *visible* when it
 //! is live and `chosen`; the change feed speaks only of visible people: `created` when one
