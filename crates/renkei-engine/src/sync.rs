@@ -26,9 +26,11 @@
 //! version; and a staged version older than what a webhook's sync stored meanwhile does not
 //! overwrite it.
 //!
-//! **Pipelining.** While a page's transaction commits, the next page is already fetched and
-//! converted (a task of its own, the conversion on a blocking thread), so the provider's
-//! answer, the CPU-bound normalising and the store's writes overlap. Commits run in a task of
+//! **Pipelining.** While a page is converted (on a blocking thread) and its transaction
+//! commits, the next page is already being fetched (a task of its own): where a step goes on
+//! is the provider's cursor, which needs no converted record, so the provider's answer, the
+//! CPU-bound normalising and the store's writes overlap. A page converted before the next is
+//! asked for is one that may reach the step's limit or close its group. Commits run in a task of
 //! their own too: a page that arrives while one runs waits in memory and goes with the next
 //! commit, so a merge does not stop the fetching. A page that closes its group waits for the
 //! commit before it. The page fetched ahead is the one the last processed page names, and
@@ -556,7 +558,7 @@ impl SyncService {
                             until,
                         });
                     }
-                    fetch(st.clone(), cursor.clone()).await?
+                    fetch(st.clone(), cursor.clone()).await
                 }
             };
             let page = match fetched {
@@ -581,56 +583,37 @@ impl SyncService {
             };
             progress.pages += 1;
             progress.api_calls += u64::from(page.api_calls);
-            progress.fetched += page.people.len() as u64;
+            progress.fetched += page.count as u64;
             metrics::counter!("renkei_sync_pages_total", "provider" => provider.as_str())
                 .increment(1);
 
-            // Dedupe within the page (the last occurrence wins) and apply the limit.
-            let mut items: Vec<PageItem> = Vec::with_capacity(page.people.len());
-            let mut seen: HashMap<String, usize> = HashMap::new();
-            let mut limit_reached = false;
-            for (remote_id, converted) in page.people {
-                if let Some(l) = st.limit
-                    && progress.step_kept >= l
-                {
-                    limit_reached = true;
-                    break;
-                }
-                match converted {
-                    Ok(item) => match seen.get(&remote_id) {
-                        Some(&i) => items[i] = item,
-                        None => {
-                            seen.insert(remote_id, items.len());
-                            items.push(item);
-                            progress.step_kept += 1;
-                        }
-                    },
-                    Err(reason) => {
-                        *progress
-                            .skipped
-                            .entry(reason.as_str().to_owned())
-                            .or_default() += 1;
-                    }
-                }
-            }
-            if let Some(l) = st.limit
-                && progress.step_kept >= l
+            // Where the run goes on from this page is the provider's cursor, known before the
+            // people are converted: the next page is fetched during the conversion. Not when
+            // the step's limit may be reached on this page (the people are counted first), nor
+            // when the page may close its group: such a page waits for the commit before it
+            // anyway, and holding its records beside the next page's would raise peak memory
+            // with Salesforce's pages of 2,000, each of which closes its group.
+            let mut people = PagePeople::Converting(page.converting);
+            if st
+                .limit
+                .is_some_and(|l| progress.step_kept + page.count as u64 >= l)
+                || open.group.items() + page.count >= MERGE_AT
             {
-                limit_reached = true;
+                people = PagePeople::Kept(people.kept(st.limit, &mut progress).await?);
             }
+            let limit_reached = matches!(&people, PagePeople::Kept(k) if k.limit_reached);
             let (next_step, next_cursor) = match page.next {
                 Some(c) if !limit_reached => (step, Some(c)),
                 _ => (step + 1, None),
             };
-            if next_step != step {
-                progress.step_kept = 0;
-            }
             // The slice ends with this page when its time is up. Decided before the commit so
             // that a slice that ends never fetches ahead: a page fetched and then dropped would
             // be a call the run does not count.
             let hand_over = next_step < steps.len() && Instant::now() >= deadline;
-            // The group is merged once it holds `MERGE_AT` people, and at the run's end.
-            let closes = open.group.items() + items.len() >= MERGE_AT || next_step >= steps.len();
+            // The group is merged once it holds `MERGE_AT` people, and at the run's end. (A page
+            // still converting has fewer records than would close it.)
+            let closes = next_step >= steps.len()
+                || matches!(&people, PagePeople::Kept(k) if open.group.items() + k.items.len() >= MERGE_AT);
             // A page that closes its group or ends the slice waits for the commit before it, and
             // only then has the next page fetched: beside a merge, one page is held and one
             // fetched, no more than before commits ran beside the fetching (peak memory with
@@ -640,20 +623,24 @@ impl SyncService {
             {
                 self.join_commit(c, &mut progress).await?;
             }
-            // Fetch and convert the next page while this one commits. The daily quota is
-            // checked before this fetch as before any other; when it says wait, the next turn
-            // of the loop notes it. The checkpoint committed below names that page, so whether
-            // or not this slice lives to use it, it is neither skipped nor stored twice.
+            // Fetch the next page while this one is converted and committed. The daily quota
+            // is checked before this fetch as before any other; when it says wait, the next
+            // turn of the loop notes it. The checkpoint committed below names that page, so
+            // whether or not this slice lives to use it, it is neither skipped nor stored twice.
             if !hand_over
                 && let Some(next) = steps.get(next_step)
                 && self
                     .quota_wait(&conn, settings.people.quota_share)
                     .is_none()
             {
-                ahead = Some(Prefetch::spawn(
-                    "fetching a page ahead",
-                    fetch(next.clone(), next_cursor.clone()),
-                ));
+                let page = fetch(next.clone(), next_cursor.clone());
+                ahead = Some(Prefetch::spawn("fetching a page ahead", async {
+                    Ok(page.await)
+                }));
+            }
+            let items = people.kept(st.limit, &mut progress).await?.items;
+            if next_step != step {
+                progress.step_kept = 0;
             }
             step = next_step;
             cursor = next_cursor;
@@ -1073,22 +1060,92 @@ impl SyncService {
     }
 }
 
-/// A page as the provider answered it, each record already converted under the connection's
-/// settings: its remote id and its stored form, or why it is skipped, in the page's order.
+/// The people of a page: still being converted, or converted and kept.
+enum PagePeople {
+    Converting(Converting),
+    Kept(Kept),
+}
+
+impl PagePeople {
+    /// Waits for the conversion, if it still runs, and keeps its people.
+    async fn kept(self, limit: Option<u64>, progress: &mut Progress) -> Result<Kept, JobError> {
+        match self {
+            PagePeople::Converting(c) => Ok(keep(c.join().await?, limit, progress)),
+            PagePeople::Kept(k) => Ok(k),
+        }
+    }
+}
+
+/// The people of a converted page that a run keeps.
+struct Kept {
+    items: Vec<PageItem>,
+    /// The step's limit was reached: the step ends with this page.
+    limit_reached: bool,
+}
+
+/// Keeps the people of a converted page: each record once (its last occurrence in the page
+/// wins) and no more than the step's `limit`, counting those skipped by reason.
+fn keep(people: Converted, limit: Option<u64>, progress: &mut Progress) -> Kept {
+    let mut items: Vec<PageItem> = Vec::with_capacity(people.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut limit_reached = false;
+    for (remote_id, converted) in people {
+        if let Some(l) = limit
+            && progress.step_kept >= l
+        {
+            limit_reached = true;
+            break;
+        }
+        match converted {
+            Ok(item) => match seen.get(&remote_id) {
+                Some(&i) => items[i] = item,
+                None => {
+                    seen.insert(remote_id, items.len());
+                    items.push(item);
+                    progress.step_kept += 1;
+                }
+            },
+            Err(reason) => {
+                *progress
+                    .skipped
+                    .entry(reason.as_str().to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    if let Some(l) = limit
+        && progress.step_kept >= l
+    {
+        limit_reached = true;
+    }
+    Kept {
+        items,
+        limit_reached,
+    }
+}
+
+/// A page as the provider answered it: where the step goes on from it, and its records, being
+/// converted under the connection's settings on a blocking thread.
 struct FetchedPage {
-    people: Vec<(String, Result<PageItem, SkipReason>)>,
+    /// The records, as many as were answered.
+    count: usize,
+    converting: Converting,
     next: Option<String>,
     api_calls: u32,
 }
 
-/// Fetches the page of `step` at `cursor` through the vault and converts it. The outer error
-/// is the conversion's, cancelled (the runtime is shutting down): the job tries again.
+/// Each record of a page, in the page's order: its remote id and its stored form, or why it
+/// is skipped.
+type Converted = Vec<(String, Result<PageItem, SkipReason>)>;
+
+/// Fetches the page of `step` at `cursor` through the vault and starts its conversion.
 ///
-/// The conversion (phone numbers, NFKC, the content hash: about 50 µs a person, a tenth of a
-/// second for a Salesforce page of 2,000) runs on a blocking thread, so that it neither holds
-/// a runtime worker nor waits behind the store. It starts as soon as the page is in, inside
-/// the vault's call: the vault then records the connection's use, a write which on SQLite
-/// waits for the previous page's transaction, and the conversion goes on meanwhile.
+/// The conversion (phone numbers, NFKC, the content hash: about 20 µs a person, 40 ms for a
+/// Salesforce page of 2,000) runs on a blocking thread, so that it neither holds a runtime
+/// worker nor waits behind the store, and the page is answered before it ends: the loop can
+/// start the next page's request meanwhile, since where the step goes on is the provider's
+/// cursor and needs no converted record (see "Pipelining" in the module doc). The conversion
+/// starts inside the vault's call, which then records the connection's use.
 async fn fetch_page(
     vault: Arc<Vault>,
     connectors: Arc<Connectors>,
@@ -1097,8 +1154,8 @@ async fn fetch_page(
     provider: Provider,
     step: Step,
     cursor: Option<String>,
-) -> Result<Result<FetchedPage, VaultError>, JobError> {
-    let answered = vault
+) -> Result<FetchedPage, VaultError> {
+    vault
         .call(&target, move |a| {
             let (connectors, normalizer, step, cursor) = (
                 connectors.clone(),
@@ -1117,29 +1174,25 @@ async fn fetch_page(
                     )
                     .await?;
                 let (records, next, api_calls) = (page.people, page.next, page.api_calls);
-                let converting = tokio::task::spawn_blocking(move || {
-                    records
-                        .iter()
-                        .map(|p| (p.remote_id.clone(), normalizer.convert(p)))
-                        .collect::<Vec<_>>()
-                });
-                Ok((converting, next, api_calls))
+                let count = records.len();
+                let converting = Beside {
+                    task: tokio::task::spawn_blocking(move || {
+                        Ok(records
+                            .iter()
+                            .map(|p| (p.remote_id.clone(), normalizer.convert(p)))
+                            .collect())
+                    }),
+                    what: "converting a page",
+                };
+                Ok(FetchedPage {
+                    count,
+                    converting,
+                    next,
+                    api_calls,
+                })
             }
         })
-        .await;
-    let (converting, next, api_calls) = match answered {
-        Ok(a) => a,
-        Err(e) => return Ok(Err(e)),
-    };
-    let people = converting.await.map_err(|e| match e.try_into_panic() {
-        Ok(panic) => std::panic::resume_unwind(panic),
-        Err(e) => JobError::retry(format!("converting a page: {e}")),
-    })?;
-    Ok(Ok(FetchedPage {
-        people,
-        next,
-        api_calls,
-    }))
+        .await
 }
 
 /// A task of the sync loop that runs beside it: a page fetched ahead ([`Prefetch`]) or a
@@ -1154,6 +1207,7 @@ struct Beside<T> {
 }
 
 type Prefetch = Beside<Result<FetchedPage, VaultError>>;
+type Converting = Beside<Converted>;
 type Committing = Beside<PageOutcome>;
 
 impl<T: Send + 'static> Beside<T> {

@@ -1015,3 +1015,79 @@ async fn a_run_whose_job_died_fails_and_frees_the_connection() {
     side.db.cleanup().await;
     h.stop().await;
 }
+
+/// The initial import's `max_records` ends each step once that many people are kept, whether
+/// the limit falls at a page's end or inside a page, and no page past it is asked for: the
+/// next page is fetched while a page is converted only when that page cannot reach the limit.
+/// `page` is the provider's largest page for a newest-first listing (HubSpot's search, Zoho's
+/// list); HubSpot's may be shorter, as its search pages split at equal modification times.
+async fn initial_limit_ends_each_step(p: Provider, page: u64) {
+    let h = seeded(p, 4000).await;
+    let reference = reference(&h, p).await;
+    let mut per_object: BTreeMap<&str, u64> = BTreeMap::new();
+    for (object, _) in reference.people.keys() {
+        *per_object.entry(object.as_str()).or_default() += 1;
+    }
+    for limit in [2 * page, 2 * page + page / 2] {
+        let what = format!("{p}: at most {limit} people an object");
+        let side = Side::new(&h, p, HttpConfig::default(), SyncOptions::default()).await;
+        let conn = &side.store().list_connections(&side.tenant).await.unwrap()[0];
+        let mut settings: Value = serde_json::from_str(&conn.settings).unwrap_or(json!({}));
+        settings["people"]["initial"] = json!({ "max_records": limit });
+        assert!(
+            side.store()
+                .set_connection_settings(conn.id, &settings.to_string())
+                .await
+                .unwrap()
+        );
+        let mark = log_mark(&h, p).await;
+        let w = side
+            .worker(&h, side.store(), WorkerConfig::default(), None)
+            .await;
+        let run_id = side.start(&w).await;
+        let run = drive(&h, &side, run_id, None, OnHold::Wait).await;
+        let outcome = Outcome::of(&side, &run).await;
+        let progress = &outcome.progress;
+
+        let mut stored: BTreeMap<&str, u64> = BTreeMap::new();
+        for (object, _) in outcome.people.keys() {
+            *stored.entry(object.as_str()).or_default() += 1;
+        }
+        for (object, n) in &per_object {
+            assert!(*n > limit, "{what}: only {n} {object}s seeded");
+            assert_eq!(stored.get(object), Some(&limit), "{what}: {object}s");
+        }
+        assert_eq!(progress.imported, limit * per_object.len() as u64);
+        // Every page asked for is counted, and each step's last page is the one the limit
+        // fell in: what was fetched past the limit is less than a page a step.
+        let requests = log(&h, p, &side.api_prefix, mark).await;
+        assert_eq!(
+            requests.len() as u64,
+            progress.pages,
+            "{what}: {requests:?}"
+        );
+        assert_eq!(progress.api_calls, progress.pages, "{what}");
+        let skipped: u64 = progress.skipped.values().sum();
+        let past = progress.fetched - progress.imported - skipped;
+        assert!(
+            past < page * per_object.len() as u64,
+            "{what}: {progress:?}"
+        );
+        assert!(
+            progress.pages >= limit.div_ceil(page) * per_object.len() as u64,
+            "{what}: {progress:?}"
+        );
+        side.db.cleanup().await;
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_initial_limit_ends_the_step() {
+    initial_limit_ends_each_step(Provider::Hubspot, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_initial_limit_ends_each_step() {
+    initial_limit_ends_each_step(Provider::ZohoCrm, 200).await;
+}
