@@ -125,7 +125,9 @@ impl Store {
                 rows.join(", ")
             );
             on_tx!(tx, |conn| {
-                let mut q = sqlx::query(&sql).bind(now.0);
+                let mut q = sqlx::query(&sql)
+                    .persistent(crate::cached(chunk.len(), 100))
+                    .bind(now.0);
                 for e in chunk {
                     q = q
                         .bind(e.tenant.as_str())

@@ -126,6 +126,17 @@ const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// writes the log again from its start, so the file stays near that size plus one transaction.
 const SQLITE_WRITER_CHECKPOINT_PAGES: u32 = 32768;
 
+/// Whether a statement whose text grows with its `rows` (an `IN` list, a multi-row `VALUES`)
+/// is kept prepared in the connection's statement cache: only at `full` rows, the size of every
+/// chunk but the last, whose text repeats. sqlx caches every statement it runs by default (100
+/// a connection), and the last chunks' sizes rarely repeat: an import filled the writer's cache
+/// with prepared statements of hundreds of parameters each, tens of MiB that grew with the run
+/// and counted against its peak memory (docs/benchmarks.md, "People import"). The same holds for
+/// a batch of events or jobs, whose size is the caller's.
+pub(crate) fn cached(rows: usize, full: usize) -> bool {
+    rows == full
+}
+
 /// A handle to the database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

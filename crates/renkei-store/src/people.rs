@@ -648,7 +648,10 @@ impl Store {
                         sqlite_marks(objects.len()),
                         sqlite_marks(chunk.len())
                     );
-                    let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                    let mut q = sqlx::query_as(&sql)
+                        .persistent(crate::cached(chunk.len(), CHUNK) && objects.len() == 1)
+                        .bind(tenant.as_str())
+                        .bind(provider);
                     for o in &objects {
                         q = q.bind(*o);
                     }
@@ -738,7 +741,8 @@ impl Store {
                 let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM people")
                     .fetch_one(&mut *conn)
                     .await?;
-                let mut q = sqlx::query(&insert);
+                let mut q =
+                    sqlx::query(&insert).persistent(crate::cached(chunk.len(), INSERT_CHUNK));
                 bind_rows!(q);
                 q.execute(&mut *conn).await?;
                 let json: String = sqlx::query_scalar(
@@ -752,7 +756,8 @@ impl Store {
             }
             TxInner::Postgres(t) => {
                 let sql = format!("{insert} RETURNING id, object, remote_id");
-                let mut q = sqlx::query_as(&sql);
+                let mut q =
+                    sqlx::query_as(&sql).persistent(crate::cached(chunk.len(), INSERT_CHUNK));
                 bind_rows!(q);
                 q.fetch_all(&mut **t).await?
             }
@@ -855,7 +860,10 @@ impl Store {
                        AND p.identity_key IN ({}) {only}",
                     sqlite_marks(keys.len())
                 );
-                let mut q = sqlx::query_as(&sql).bind(tenant.as_str()).bind(provider);
+                let mut q = sqlx::query_as(&sql)
+                    .persistent(crate::cached(keys.len(), CHUNK))
+                    .bind(tenant.as_str())
+                    .bind(provider);
                 for k in keys {
                     q = q.bind(k.as_ref());
                 }
@@ -918,7 +926,7 @@ impl Store {
                          FROM (VALUES {}) AS c WHERE people.id = c.column1",
                         vec!["(?, ?)"; chunk.len()].join(", ")
                     );
-                    let mut q = sqlx::query(&sql);
+                    let mut q = sqlx::query(&sql).persistent(crate::cached(chunk.len(), CHUNK));
                     for (id, dup) in chunk {
                         q = q.bind(*id).bind(*dup);
                     }
@@ -967,6 +975,7 @@ impl Store {
                     sqlite_marks(keys.len())
                 );
                 let mut q = sqlx::query_scalar(&sql)
+                    .persistent(crate::cached(keys.len(), CHUNK))
                     .bind(tenant.as_str())
                     .bind(provider);
                 for k in keys {
@@ -1033,7 +1042,7 @@ impl Store {
             );
             let base = first + (ci * CHUNK) as i64;
             on_tx!(tx, |conn| {
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query(&sql).persistent(crate::cached(chunk.len(), CHUNK));
                 for (i, (id, kind)) in chunk.iter().enumerate() {
                     q = q
                         .bind(tenant.as_str())

@@ -292,7 +292,9 @@ impl Store {
                 rows.join(", ")
             );
             on_tx!(tx, |conn| {
-                let mut q = sqlx::query(&sql).bind(now.0);
+                let mut q = sqlx::query(&sql)
+                    .persistent(crate::cached(chunk.len(), 100))
+                    .bind(now.0);
                 for j in chunk {
                     q = q
                         .bind(&j.kind)
@@ -405,7 +407,9 @@ impl Store {
                 pairs.join(", ")
             );
             on_pool!(self, write, |pool| {
-                let mut q = sqlx::query(&sql).bind(now.0);
+                let mut q = sqlx::query(&sql)
+                    .persistent(crate::cached(chunk.len(), 200))
+                    .bind(now.0);
                 for l in chunk {
                     debug_assert!(
                         l.concurrency_key.is_none(),
