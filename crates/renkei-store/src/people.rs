@@ -316,6 +316,23 @@ fn preference(c: &Candidate) -> (u8, i64, &str) {
 /// Keys per `IN (…)` list and entries per multi-row statement of few columns.
 const CHUNK: usize = 500;
 
+/// The rows of a SQLite query that selects them as one `json_group_array` of `json_array`s
+/// (or of single values), decoded into `T`s.
+///
+/// sqlx's SQLite driver runs statements on a thread of its own and hands each result row to the
+/// task over a channel, a wake-up a row. A merge's lookups answer a row for most of its people
+/// once they are stored (a re-import, or keys shared by many: Zoho's default identity, name and
+/// company, gave the bench's 100,000 people 13,000 keys), and those hand-overs cost more than
+/// the lookups: the identity lookups of a 100,000-person Zoho import took 1.0 s of the writer's
+/// time, and 0.5 s as one row each (docs/benchmarks.md). SQLite writes the JSON and serde reads
+/// it back in a fraction of that.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    json: &str,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(json).map_err(|e| decode_err(what, e))
+}
+
 /// `n` anonymous SQLite placeholders (see [`Marks`] for why anonymous).
 fn sqlite_marks(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -362,6 +379,13 @@ fn insert_people_sql(sqlite: bool, rows: usize) -> Cow<'static, str> {
     } else {
         Cow::Owned(build())
     }
+}
+
+/// The JSON text of each row's `emails`, as the insert binds it.
+fn emails_json(rows: &[&PersonUpsert]) -> Vec<String> {
+    rows.iter()
+        .map(|p| serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into()))
+        .collect()
 }
 
 /// Binds a [`PersonUpsert`]'s stored fields, from `display_name` to `content_hash`, in the
@@ -508,22 +532,22 @@ impl Store {
         // 3. New rows, in multi-row inserts. They start chosen; the identity choice below
         //    demotes them where another row wins.
         let mut joined: HashMap<&str, Vec<Candidate>> = HashMap::new();
-        for chunk in inserts.chunks(INSERT_CHUNK) {
-            let ids = self.insert_people(tx, tenant, provider, chunk, now).await?;
-            out.inserted += ids.len() as u64;
-            for (p, id) in chunk.iter().zip(&ids) {
-                before.insert(*id, false);
-                after.insert(*id, true);
-                if let Some(k) = &p.identity_key {
-                    joined.entry(k.as_str()).or_default().push(Candidate {
-                        id: *id,
-                        object: p.object.clone(),
-                        remote_id: p.remote_id.clone(),
-                        remote_created_at: p.remote_created_at.map(|m| m.0),
-                        chosen: true,
-                        duplicate_of: None,
-                    });
-                }
+        let ids = self
+            .insert_people(tx, tenant, provider, &inserts, now)
+            .await?;
+        out.inserted += ids.len() as u64;
+        for (p, id) in inserts.iter().zip(&ids) {
+            before.insert(*id, false);
+            after.insert(*id, true);
+            if let Some(k) = &p.identity_key {
+                joined.entry(k.as_str()).or_default().push(Candidate {
+                    id: *id,
+                    object: p.object.clone(),
+                    remote_id: p.remote_id.clone(),
+                    remote_created_at: p.remote_created_at.map(|m| m.0),
+                    chosen: true,
+                    duplicate_of: None,
+                });
             }
         }
         // 4. The identity choice for every key the page touched that needs one.
@@ -641,14 +665,14 @@ impl Store {
                     objects.sort_unstable();
                     objects.dedup();
                     let sql = format!(
-                        "SELECT id, object, remote_id, content_hash, remote_updated_at, deleted,
-                                chosen, identity_key
+                        "SELECT json_group_array(json_array(id, object, remote_id, content_hash,
+                                    remote_updated_at, deleted, chosen, identity_key))
                          FROM people WHERE tenant_id = ? AND provider = ?
                            AND object IN ({}) AND remote_id IN ({})",
                         sqlite_marks(objects.len()),
                         sqlite_marks(chunk.len())
                     );
-                    let mut q = sqlx::query_as(&sql)
+                    let mut q = sqlx::query_scalar(&sql)
                         .persistent(crate::cached(chunk.len(), CHUNK) && objects.len() == 1)
                         .bind(tenant.as_str())
                         .bind(provider);
@@ -660,8 +684,9 @@ impl Store {
                     }
                     // The lists pair every object with every id; keep the page's own pairs.
                     let wanted: HashSet<(&str, &str)> = chunk.iter().copied().collect();
-                    let rows: Vec<Row> = q.fetch_all(&mut **t).await?;
-                    rows.into_iter()
+                    let json: String = q.fetch_one(&mut **t).await?;
+                    json_rows::<Row>(&json, "existing people")?
+                        .into_iter()
                         .filter(|r| wanted.contains(&(r.1.as_str(), r.2.as_str())))
                         .collect()
                 }
@@ -703,22 +728,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Inserts `rows`, in statements of [`INSERT_CHUNK`] rows, and answers their ids in the
+    /// same order.
     async fn insert_people(
         &self,
         tx: &mut Tx,
         tenant: &TenantId,
         provider: &str,
-        chunk: &[&PersonUpsert],
+        rows: &[&PersonUpsert],
         now: Millis,
     ) -> Result<Vec<i64>, StoreError> {
-        let insert = insert_people_sql(matches!(tx.inner, TxInner::Sqlite(_)), chunk.len());
-        let emails: Vec<String> = chunk
-            .iter()
-            .map(|p| serde_json::to_string(&p.emails).unwrap_or_else(|_| "[]".into()))
-            .collect();
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sqlite = matches!(tx.inner, TxInner::Sqlite(_));
         macro_rules! bind_rows {
-            ($q:ident) => {
-                for (p, emails) in chunk.iter().zip(&emails) {
+            ($q:ident, $chunk:expr, $emails:expr) => {
+                for (p, emails) in $chunk.iter().zip($emails) {
                     $q = $q
                         .bind(tenant.as_str())
                         .bind(provider)
@@ -734,17 +760,22 @@ impl Store {
             // hand-over of the new ids cost more than the insert (futex wake-ups were a third of
             // an import's CPU profile). The writer is SQLite's only connection and holds the
             // write lock for the whole transaction, and SQLite gives a new row a rowid above
-            // the largest one in the table, so the rows above the largest id before the insert
-            // are exactly this statement's: one row of JSON lists them.
+            // the largest one in the table, so the rows above the largest id before the inserts
+            // are exactly theirs: one row of JSON lists them, read once after the last chunk
+            // (each statement is a round trip to that thread and back, see `json_rows`).
             TxInner::Sqlite(t) => {
                 let conn = &mut **t;
                 let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM people")
                     .fetch_one(&mut *conn)
                     .await?;
-                let mut q =
-                    sqlx::query(&insert).persistent(crate::cached(chunk.len(), INSERT_CHUNK));
-                bind_rows!(q);
-                q.execute(&mut *conn).await?;
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    let insert = insert_people_sql(sqlite, chunk.len());
+                    let emails = emails_json(chunk);
+                    let mut q =
+                        sqlx::query(&insert).persistent(crate::cached(chunk.len(), INSERT_CHUNK));
+                    bind_rows!(q, chunk, &emails);
+                    q.execute(&mut *conn).await?;
+                }
                 let json: String = sqlx::query_scalar(
                     "SELECT json_group_array(json_array(id, object, remote_id)) FROM people
                      WHERE id > ?",
@@ -752,14 +783,20 @@ impl Store {
                 .bind(before)
                 .fetch_one(&mut *conn)
                 .await?;
-                serde_json::from_str(&json).map_err(|e| decode_err("people insert", e))?
+                json_rows(&json, "people insert")?
             }
             TxInner::Postgres(t) => {
-                let sql = format!("{insert} RETURNING id, object, remote_id");
-                let mut q =
-                    sqlx::query_as(&sql).persistent(crate::cached(chunk.len(), INSERT_CHUNK));
-                bind_rows!(q);
-                q.fetch_all(&mut **t).await?
+                let mut returned = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    let insert = insert_people_sql(sqlite, chunk.len());
+                    let sql = format!("{insert} RETURNING id, object, remote_id");
+                    let emails = emails_json(chunk);
+                    let mut q =
+                        sqlx::query_as(&sql).persistent(crate::cached(chunk.len(), INSERT_CHUNK));
+                    bind_rows!(q, chunk, &emails);
+                    returned.extend(q.fetch_all(&mut **t).await?);
+                }
+                returned
             }
         };
         // Neither answer promises the order of VALUES; map back by key.
@@ -767,8 +804,7 @@ impl Store {
             .into_iter()
             .map(|(id, o, r)| ((o, r), id))
             .collect();
-        chunk
-            .iter()
+        rows.iter()
             .map(|p| {
                 by_key
                     .get(&(p.object.clone(), p.remote_id.clone()))
@@ -853,21 +889,22 @@ impl Store {
         let rows: Vec<Row> = match &mut tx.inner {
             TxInner::Sqlite(t) => {
                 let sql = format!(
-                    "SELECT p.identity_key, p.id, p.object, p.remote_id, p.remote_created_at,
-                            p.chosen, p.duplicate_of
+                    "SELECT json_group_array(json_array(p.identity_key, p.id, p.object,
+                                p.remote_id, p.remote_created_at, p.chosen, p.duplicate_of))
                      FROM people p
                      WHERE p.tenant_id = ? AND p.provider = ? AND p.deleted = 0
                        AND p.identity_key IN ({}) {only}",
                     sqlite_marks(keys.len())
                 );
-                let mut q = sqlx::query_as(&sql)
+                let mut q = sqlx::query_scalar(&sql)
                     .persistent(crate::cached(keys.len(), CHUNK))
                     .bind(tenant.as_str())
                     .bind(provider);
                 for k in keys {
                     q = q.bind(k.as_ref());
                 }
-                q.fetch_all(&mut **t).await?
+                let json: String = q.fetch_one(&mut **t).await?;
+                json_rows(&json, "identity candidates")?
             }
             TxInner::Postgres(t) => {
                 let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
@@ -969,9 +1006,10 @@ impl Store {
         Ok(match &mut tx.inner {
             TxInner::Sqlite(t) => {
                 let sql = format!(
-                    "SELECT identity_key FROM people
-                     WHERE tenant_id = ? AND provider = ? AND deleted = 0
-                       AND identity_key IN ({}) {CONTESTED}",
+                    "SELECT json_group_array(identity_key) FROM (
+                         SELECT identity_key FROM people
+                         WHERE tenant_id = ? AND provider = ? AND deleted = 0
+                           AND identity_key IN ({}) {CONTESTED})",
                     sqlite_marks(keys.len())
                 );
                 let mut q = sqlx::query_scalar(&sql)
@@ -981,7 +1019,8 @@ impl Store {
                 for k in keys {
                     q = q.bind(k.as_str());
                 }
-                q.fetch_all(&mut **t).await?
+                let json: String = q.fetch_one(&mut **t).await?;
+                json_rows(&json, "contested identity keys")?
             }
             // The array's column is named `wanted`, so that `identity_key` in CONTESTED can
             // only mean the people row's.
