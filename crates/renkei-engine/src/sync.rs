@@ -612,8 +612,11 @@ impl SyncService {
             let hand_over = next_step < steps.len() && Instant::now() >= deadline;
             // The group is merged once it holds `MERGE_AT` people, and at the run's end. (A page
             // still converting has fewer records than would close it.)
-            let closes = next_step >= steps.len()
-                || matches!(&people, PagePeople::Kept(k) if open.group.items() + k.items.len() >= MERGE_AT);
+            let fills = match &people {
+                PagePeople::Kept(k) => open.group.items() + k.items.len() >= MERGE_AT,
+                PagePeople::Converting(_) => false,
+            };
+            let closes = fills || next_step >= steps.len();
             // A page that closes its group or ends the slice waits for the commit before it, and
             // only then has the next page fetched: beside a merge, one page is held and one
             // fetched, no more than before commits ran beside the fetching (peak memory with
@@ -1140,8 +1143,7 @@ type Converted = Vec<(String, Result<PageItem, SkipReason>)>;
 
 /// Fetches the page of `step` at `cursor` through the vault and starts its conversion.
 ///
-/// The conversion (phone numbers, NFKC, the content hash: about 20 µs a person, 40 ms for a
-/// Salesforce page of 2,000) runs on a blocking thread, so that it neither holds a runtime
+/// The conversion (phone numbers, NFKC, the content hash) runs on a blocking thread, so that it neither holds a runtime
 /// worker nor waits behind the store, and the page is answered before it ends: the loop can
 /// start the next page's request meanwhile, since where the step goes on is the provider's
 /// cursor and needs no converted record (see "Pipelining" in the module doc). The conversion
