@@ -1143,11 +1143,12 @@ type Converted = Vec<(String, Result<PageItem, SkipReason>)>;
 
 /// Fetches the page of `step` at `cursor` through the vault and starts its conversion.
 ///
-/// The conversion (phone numbers, NFKC, the content hash) runs on a blocking thread, so that it neither holds a runtime
-/// worker nor waits behind the store, and the page is answered before it ends: the loop can
-/// start the next page's request meanwhile, since where the step goes on is the provider's
-/// cursor and needs no converted record (see "Pipelining" in the module doc). The conversion
-/// starts inside the vault's call, which then records the connection's use.
+/// The conversion (phone numbers, NFKC, the content hash) runs on a blocking thread, so that
+/// it neither holds a runtime worker nor waits behind the store, and the page is answered
+/// before it ends: the loop can start the next page's request meanwhile, since where the step
+/// goes on is the provider's cursor and needs no converted record (see "Pipelining" in the
+/// module doc). The conversion starts inside the vault's call, which then records the
+/// connection's use.
 async fn fetch_page(
     vault: Arc<Vault>,
     connectors: Arc<Connectors>,
