@@ -23,8 +23,8 @@ async fn tenant(s: &Store, id: &str) {
         .unwrap();
 }
 
-/// A connection of `tenant` to `provider`; returns its id.
-async fn connection(s: &Store, tenant: &str, provider: &str) -> i64 {
+/// A connection of `tenant` to `provider`; returns its id. The people tests use it too.
+pub(crate) async fn connection(s: &Store, tenant: &str, provider: &str) -> i64 {
     let ring = Keyring::parse(&Keyring::generate_key().unwrap()).unwrap();
     let tenant = t(tenant);
     s.put_grant(

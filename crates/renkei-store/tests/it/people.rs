@@ -2,7 +2,7 @@
 //! and lookups by normalised keys.
 
 use renkei_core::{Millis, TenantId};
-use renkei_store::people::{PageItem, PeopleFilter, PersonUpsert};
+use renkei_store::people::{PageItem, PageOutcome, PeopleFilter, PersonUpsert};
 use renkei_store::testing::TestDb;
 
 async fn setup() -> (TestDb, TenantId) {
@@ -342,42 +342,28 @@ async fn large_pages_are_inserted_in_chunks() {
     db.cleanup().await;
 }
 
+/// Merges the pages staged by Salesforce run `run` of tenant `t` in a transaction of its own.
+async fn merge_staged(db: &TestDb, t: &TenantId, run: i64, now: Millis) -> PageOutcome {
+    let mut tx = db.store.begin().await.unwrap();
+    let out = db
+        .store
+        .merge_staged_pages(&mut tx, t, "salesforce", run, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    out
+}
+
 /// A run's staged pages: read back as one group in page order, merged as one page in which a
 /// record named twice keeps its last version, and gone once merged. A staged version older than
 /// the stored one (a webhook's sync overtook it) does not overwrite it.
 #[tokio::test]
 async fn staged_pages_merge_as_one_page_keeping_the_newest() {
-    use renkei_core::{Keyring, Secret};
-    use renkei_store::connections::{ConnectionKey, NewGrant};
     use renkei_store::people::PageGroup;
     use renkei_store::sync::{Created, NewSyncRun, stage_json};
 
     let (db, t) = setup().await;
-    let ring = Keyring::parse(&Keyring::generate_key().unwrap()).unwrap();
-    let conn = db
-        .store
-        .put_grant(
-            &ring,
-            &NewGrant {
-                key: ConnectionKey {
-                    tenant: &t,
-                    provider: "salesforce",
-                    member: None,
-                },
-                account_id: "org-1",
-                account_name: "Org",
-                identity: "{}",
-                meta: "{}",
-                scopes: "api",
-                credentials: &Secret::new(b"token".to_vec()),
-                token_expires_at: None,
-                connected_by: None,
-                now: Millis(1),
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let conn = crate::deliveries::connection(&db.store, t.as_str(), "salesforce").await;
     let mut tx = db.store.begin().await.unwrap();
     let run = NewSyncRun {
         tenant: &t,
@@ -440,13 +426,7 @@ async fn staged_pages_merge_as_one_page_keeping_the_newest() {
     assert_eq!(group.pages(), &pages[..]);
     assert_eq!(group.items(), 5);
 
-    let mut tx = db.store.begin().await.unwrap();
-    let out = db
-        .store
-        .merge_staged_pages(&mut tx, &t, "salesforce", run, Millis(20))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let out = merge_staged(&db, &t, run, Millis(20)).await;
     // "a" once, in its second version; "b", deleted by the last page, never stored; the
     // stored "c" kept.
     assert_eq!(
@@ -483,13 +463,7 @@ async fn staged_pages_merge_as_one_page_keeping_the_newest() {
     // Merged pages are gone; merging again does nothing.
     let (group, next) = db.store.staged_sync_pages(run).await.unwrap();
     assert_eq!((group.items(), next), (0, 0));
-    let mut tx = db.store.begin().await.unwrap();
-    let out = db
-        .store
-        .merge_staged_pages(&mut tx, &t, "salesforce", run, Millis(30))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let out = merge_staged(&db, &t, run, Millis(30)).await;
     assert_eq!(out, Default::default());
 
     let mut g = PageGroup::default();
